@@ -1,0 +1,36 @@
+# rampart: make run · make test · make bench
+# Each target sets up what it needs on a fresh Debian 12 machine.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test test-deps lint bench clean
+
+$(STAMP): pyproject.toml scripts/bootstrap.sh
+	PYTHON=$(PYTHON) sh scripts/bootstrap.sh $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+## make run: create the environment, install rampart, audit this host
+run: $(STAMP)
+	$(BIN)/rampart audit
+
+## make test: install what the tests need, lint, type-check, run the tests
+test: $(STAMP) test-deps lint
+	$(BIN)/python -m pytest
+
+test-deps:
+	sh scripts/install-test-deps.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+## make bench: rampart against the tools it replaces, side by side
+bench: $(STAMP) test-deps
+	$(BIN)/python bench/bench_filter.py
+
+clean:
+	rm -rf $(VENV) bench/out .pytest_cache .mypy_cache .ruff_cache

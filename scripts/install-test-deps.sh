@@ -1,0 +1,29 @@
+#!/bin/sh
+# Install the Debian packages the tests use, when missing.
+#   fail2ban: its filters and annotated sample logs are the conformance corpus
+#             (GPL, so read from the package at test time, never copied).
+set -eu
+packages="fail2ban"
+missing=""
+for package in $packages; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $package"
+    fi
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+    echo "rampart: tests need:$missing (run 'make test' as root, or apt-get install them); tests that need them will be skipped" >&2
+    exit 0
+fi
+# Installing a package must not start its daemon (fail2ban would start banning
+# on the test machine): a policy-rc.d that refuses starts, for this install only.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod +x "$policy"
+    own_policy=1
+fi
+trap 'if [ "$own_policy" = 1 ]; then rm -f "$policy"; fi' EXIT
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null

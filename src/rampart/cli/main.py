@@ -1,0 +1,65 @@
+"""``rampart``: the entry point and the one place errors become exit codes.
+
+Exit codes: 0 fine, 1 findings at or above ``--fail-on``, 2 usage or
+configuration error. A :class:`~rampart.errors.RampartError` is printed as one
+line on stderr, never as a traceback. Subcommands import their parts lazily so
+that ``rampart ban test`` does not pay for the audit's imports.
+"""
+
+import argparse
+from typing import NoReturn
+import sys
+from collections.abc import Sequence
+
+from rampart import __version__
+from rampart.cli import audit, ban
+from rampart.errors import RampartError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"rampart: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="rampart",
+        description="Secure a small team's servers and AWS account: audit, detect, ban, harden.",
+    )
+    parser.add_argument("--version", action="version", version=f"rampart {__version__}")
+    parser.add_argument(
+        "--config", metavar="FILE", help="configuration file (default: $RAMPART_CONFIG or "
+        "/etc/rampart/rampart.toml)"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    audit.register(commands)
+    ban.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        code: int = args.handler(args)
+    except RampartError as error:
+        print(f"rampart: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (``| head``): not an error worth a traceback.
+        sys.stderr.close()
+        return EXIT_OK
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
