@@ -28,7 +28,9 @@ SAMPLES_DIR = Path("/usr/lib/python3/dist-packages/fail2ban/tests/files/logs")
 # Fail2ban's test clock: 2005-08-14 12:00:00 CEST, in a fixed CET/CEST zone.
 TEST_NOW = 1124013600.0
 TEST_TZ = "CET-01CEST-02,M3.5.0,M10.5.0"
-TEST_NOW_TEXT = datetime.datetime.fromtimestamp(TEST_NOW, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+TEST_NOW_TEXT = datetime.datetime.fromtimestamp(TEST_NOW, datetime.UTC).strftime(
+    "%Y-%m-%dT%H:%M:%S"
+)
 
 #: Samples rampart knowingly disagrees with: (filter, file, line) -> why.
 KNOWN_DIFFERENCES: dict[tuple[str, str, int], str] = {}
@@ -56,7 +58,8 @@ def sample_filters() -> list[str]:
     if not FILTER_DIR.is_dir():
         return []
     return sorted(
-        path.stem for path in FILTER_DIR.glob("*.conf")
+        path.stem
+        for path in FILTER_DIR.glob("*.conf")
         if path.name != "common.conf" and (SAMPLES_DIR / path.stem).is_file()
     )
 
@@ -188,7 +191,9 @@ def test_filter_agrees_with_fail2ban_samples(name: str, fail2ban_clock: None) ->
                 continue
             known = KNOWN_DIFFERENCES.get((name, sample.file, sample.lineno))
             if known is None:
-                problems.append(f"{sample.file}:{sample.lineno} {options or ''}: {why}\n    {sample.line}")
+                problems.append(
+                    f"{sample.file}:{sample.lineno} {options or ''}: {why}\n    {sample.line}"
+                )
     assert checked > 0
     assert not problems, f"{len(problems)} of {checked} samples disagree:\n" + "\n".join(problems)
 

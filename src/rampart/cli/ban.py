@@ -20,20 +20,28 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
     )
     test.add_argument("log", metavar="LOG", help="a log file, or one log line")
     test.add_argument(
-        "filter", metavar="FILTER",
+        "filter",
+        metavar="FILTER",
         help="a filter file, or a name with options such as 'sshd[mode=aggressive]'",
     )
     test.add_argument("--json", action="store_true", help="one JSON object per failure")
     test.add_argument(
-        "--now", type=float, metavar="EPOCH",
+        "--now",
+        type=float,
+        metavar="EPOCH",
         help="the time taken as 'now' (year inference for dates without a year)",
     )
     test.add_argument(
-        "--filter-dir", action="append", type=Path, default=[], metavar="DIR",
+        "--filter-dir",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
         help="also look for filters here (before rampart's own and /etc/fail2ban/filter.d)",
     )
     test.add_argument(
-        "--logtimezone", metavar="TZ",
+        "--logtimezone",
+        metavar="TZ",
         help="time zone of timestamps that carry none (e.g. UTC, UTC+0200); default: local",
     )
     test.add_argument("--top", type=int, default=10, metavar="N", help="hosts to list (default 10)")
@@ -41,20 +49,27 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
 
 
 def run_test(args: argparse.Namespace) -> int:
-    from rampart.detect import DEFAULT_FILTER_DIRS, Filter, load_filter, scan_lines
-    from rampart.sources import LogLine, read_lines
+    from rampart.detect import DEFAULT_FILTER_DIRS, Filter, load_filter, scan_file, scan_lines
+    from rampart.sources import LogLine
 
     if args.top < 0:
         raise UsageError("--top must be 0 or more")
     spec = load_filter(args.filter, (*args.filter_dir, *DEFAULT_FILTER_DIRS))
     compiled = Filter(spec)
     log_path = Path(args.log)
-    if log_path.is_file() or _looks_like_path(args.log):
-        lines = read_lines(log_path)
-        source = str(log_path)
-    else:
-        lines = iter([LogLine(1, args.log.rstrip("\r\n"))])
-        source = "(the line given)"
+    is_file = log_path.is_file() or _looks_like_path(args.log)
+    source = str(log_path) if is_file else "(the line given)"
+
+    def scan(on_failure: Any = None) -> Any:
+        if is_file:
+            return scan_file(
+                compiled, log_path, on_failure=on_failure, now=now, default_tz=args.logtimezone
+            )
+        line = LogLine(1, args.log.rstrip("\r\n"))
+        return scan_lines(
+            compiled, [line], on_failure=on_failure, now=now, default_tz=args.logtimezone
+        )
+
     fixed_now = args.now
     now = (lambda: fixed_now) if fixed_now is not None else time.time
     out = sys.stdout
@@ -63,18 +78,23 @@ def run_test(args: argparse.Namespace) -> int:
         dumps = json.dumps
 
         def emit(failure: Any) -> None:
-            write(dumps({
-                "lineno": failure.lineno,
-                "host": failure.host,
-                "time": failure.time,
-                "user": failure.user,
-                "id": failure.fid,
-                "regex": failure.regex_index + 1,
-            }) + "\n")
+            write(
+                dumps(
+                    {
+                        "lineno": failure.lineno,
+                        "host": failure.host,
+                        "time": failure.time,
+                        "user": failure.user,
+                        "id": failure.fid,
+                        "regex": failure.regex_index + 1,
+                    }
+                )
+                + "\n"
+            )
 
-        scan_lines(compiled, lines, on_failure=emit, now=now, default_tz=args.logtimezone)
+        scan(emit)
         return 0
-    report = scan_lines(compiled, lines, now=now, default_tz=args.logtimezone)
+    report = scan()
     _print_summary(out, spec.name, str(spec.path), source, report, compiled, args.top)
     return 0
 

@@ -7,9 +7,9 @@ that ``rampart ban test`` does not pay for the audit's imports.
 """
 
 import argparse
-from typing import NoReturn
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from rampart import __version__
 from rampart.cli import audit, ban
@@ -32,8 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"rampart {__version__}")
     parser.add_argument(
-        "--config", metavar="FILE", help="configuration file (default: $RAMPART_CONFIG or "
-        "/etc/rampart/rampart.toml)"
+        "--config",
+        metavar="FILE",
+        help="configuration file (default: $RAMPART_CONFIG or /etc/rampart/rampart.toml)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     audit.register(commands)

@@ -10,7 +10,7 @@ from rampart.detect.filterconf import (
     parse_filter_ref,
 )
 from rampart.detect.matcher import Failure, Filter, LineMatcher, Outcome
-from rampart.detect.scan import ScanReport, scan_lines
+from rampart.detect.scan import ScanReport, scan_file, scan_lines
 
 __all__ = [
     "DEFAULT_FILTER_DIRS",
@@ -26,5 +26,6 @@ __all__ = [
     "find_filter",
     "load_filter",
     "parse_filter_ref",
+    "scan_file",
     "scan_lines",
 ]

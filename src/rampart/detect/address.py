@@ -49,4 +49,6 @@ def _format(family: int, packed: bytes, prefix: int | None) -> str:
             suffix = f"/{prefix}"
     if family == socket.AF_INET:
         return socket.inet_ntop(family, struct.pack("!L", value)) + suffix
-    return socket.inet_ntop(family, struct.pack("!QQ", value >> 64, value & ((1 << 64) - 1))) + suffix
+    return (
+        socket.inet_ntop(family, struct.pack("!QQ", value >> 64, value & ((1 << 64) - 1))) + suffix
+    )

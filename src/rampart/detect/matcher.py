@@ -16,13 +16,15 @@ import enum
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from rampart.detect.address import canonical_address
+from rampart.detect.combine import CombinedRegex, combine
 from rampart.detect.dates import DateDetector
 from rampart.detect.errors import FilterError
 from rampart.detect.filterconf import FilterSpec
+from rampart.detect.prefilter import line_needles
 from rampart.detect.regex import FAILURE_ID_GROUPS, FilterRegex, TimedLine, join_lines
 
 #: Lines of one connection are joined for this long (seconds), at most this many connections.
@@ -85,6 +87,18 @@ class Filter:
         self.ignoreregex = compile_all("ignoreregex", spec.ignoreregex)
         if not self.failregex:
             raise FilterError(f"{where}: no failregex defined")
+        self.combined: CombinedRegex | None = None if multiline else combine(self.failregex)
+        #: Strings a raw line must contain to be matched at all (None: match every line).
+        self.needles = (
+            None
+            if multiline
+            else line_needles(
+                [regex.pattern for regex in self.failregex],
+                [regex.pattern for regex in self.ignoreregex],
+                spec.datepattern,
+                include_ignore=ignore_first(len(self.ignoreregex), len(self.failregex)),
+            )
+        )
         prefix_groups = self.prefregex.group_names if self.prefregex else frozenset()
         for regex in self.failregex:
             if not (regex.group_names | prefix_groups) & {*FAILURE_ID_GROUPS, "mlfid"}:
@@ -119,13 +133,14 @@ class LineMatcher:
         self._dates = compiled.detector(now=now, default_tz=default_tz)
         self._check_find_time = check_find_time
         self._buffer: list[TimedLine] = []
+        self._original: list[TimedLine] = []
         self._last_date: float | None = None
         self._last_time_text = ""
         self._connections: OrderedDict[str, tuple[dict[str, Any], float]] = OrderedDict()
-        # Few ignoreregexes against many failregexes: test them first, once.
-        self._ignore_first = bool(compiled.ignoreregex) and (
-            len(compiled.ignoreregex) < len(compiled.failregex) - 2
-        )
+        self._ignore_first = ignore_first(len(compiled.ignoreregex), len(compiled.failregex))
+        #: Set by a scanner that skipped lines unmatched since the last one it
+        #: passed in: those lines, newest first, for the timestamp they carry.
+        self.skipped_lines: Callable[[], Iterable[str]] | None = None
 
     def process(self, lineno: int, line: str) -> tuple[Outcome, list[Failure]]:
         """Match one line (without its line ending); return what it amounted to."""
@@ -165,8 +180,19 @@ class LineMatcher:
         return timed, None, True
 
     def _recent_last_date(self) -> bool:
+        if self.skipped_lines is not None:
+            self._catch_up_date(self.skipped_lines())
+            self.skipped_lines = None
         last = self._last_date
         return bool(last) and last is not None and last > self._now() - LAST_DATE_REUSE_SECONDS
+
+    def _catch_up_date(self, newest_first: Iterable[str]) -> None:
+        """Take the timestamp of the newest skipped line that had one, as Fail2ban would have."""
+        for line in newest_first:
+            found = self._dates.find(line)
+            if found is not None and found[2] is not None and found[1] > found[0]:
+                self._last_date, self._last_time_text = found[2], line[found[0] : found[1]]
+                return
 
     def _find_failures(
         self, lineno: int, timed: TimedLine, date: float | None, dateless: bool
@@ -175,56 +201,71 @@ class LineMatcher:
         if compiled.max_lines > 1:
             self._buffer.append(timed)
             self._buffer = self._buffer[-compiled.max_lines :]
+            text = join_lines(self._buffer)
         else:
             self._buffer = [timed]
-        original = self._buffer
-        text: str | None = join_lines(original)
-        if self._ignore_first and self._ignored(text, original, None):
+            text = timed[0] + timed[2] + "\n"
+        self._original = self._buffer
+        if self._ignore_first and self._ignored(text, None):
             return Outcome.IGNORED, []
         prefix_fields: dict[str, Any] = {}
         if compiled.prefregex is not None:
-            found = compiled.prefregex.pattern.search(text)
-            if found is None:
+            prefix = compiled.prefregex.pattern.search(text)
+            if prefix is None:
                 return Outcome.MISSED, []
-            prefix_fields = compiled.prefregex.groups(found)
+            prefix_fields = compiled.prefregex.groups(prefix)
             content = prefix_fields.pop("content", None)
             if content:
-                self._buffer, text = [("", "", content)], None
-        for index, regex in enumerate(compiled.failregex):
-            if text is None:
-                text = join_lines(self._buffer)
-            match = regex.pattern.search(text)
-            if match is None:
-                continue
-            fields = regex.groups(match)
-            matched, unmatched = regex.split_lines(match, original)
-            if compiled.ignoreregex and self._ignored(text, original, matched):
-                if compiled.max_lines > 1:
-                    self._buffer = unmatched
-                return Outcome.IGNORED, []
-            if dateless and date is None and self._check_find_time:
-                continue
-            self._buffer = unmatched
-            if prefix_fields:
-                fields = {**prefix_fields, **fields}
-            connection = fields.get("mlfid")
-            if connection is not None:
-                fields = self._merge_connection(connection, fields, matched)
-                if fields.get("nofail"):
-                    return Outcome.IGNORED, []
-            else:
-                fields["matches"] = [*fields.get("matches", ()), *matched]
-            failure = self._failure(lineno, index, date, fields, connection)
-            if failure is None:
-                return Outcome.MISSED, []
+                # Failregexes see only the content, as one line.
+                self._buffer, text = [("", "", content)], content + "\n"
+        found = self._first_failregex(text)
+        if found is None:
+            return Outcome.MISSED, []
+        index, fields, matched, unmatched = found
+        if compiled.ignoreregex and self._ignored(text, matched):
+            if compiled.max_lines > 1:
+                self._buffer = unmatched
+            return Outcome.IGNORED, []
+        if dateless and date is None and self._check_find_time:
+            return Outcome.MISSED, []
+        self._buffer = unmatched
+        if prefix_fields:
+            fields = {**prefix_fields, **fields}
+        connection = fields.get("mlfid")
+        if connection is not None:
+            fields = self._merge_connection(connection, fields, matched)
             if fields.get("nofail"):
                 return Outcome.IGNORED, []
-            return Outcome.MATCHED, [failure]
+        else:
+            fields["matches"] = [*fields.get("matches", ()), *matched]
+        failure = self._failure(lineno, index, date, fields, connection)
+        if failure is None:
+            return Outcome.MISSED, []
+        if fields.get("nofail"):
+            return Outcome.IGNORED, []
+        return Outcome.MATCHED, [failure]
+
+    def _first_failregex(
+        self, text: str
+    ) -> tuple[int, dict[str, Any], list[TimedLine], list[TimedLine]] | None:
+        """The first failregex that matches, its fields, and the buffer split by it."""
+        compiled = self.filter
+        if compiled.combined is not None:
+            found = compiled.combined.first(text)
+            if found is None:
+                return None
+            index, fields = found
+            return index, compiled.failregex[index].fold(fields), list(self._original), []
+        for index, regex in enumerate(compiled.failregex):
+            match = regex.pattern.search(text)
+            if match is not None:
+                matched, unmatched = regex.split_lines(match, self._original)
+                return index, regex.groups(match), matched, unmatched
+        return None
         return Outcome.MISSED, []
 
-    def _ignored(
-        self, text: str, original: list[TimedLine], matched: list[TimedLine] | None
-    ) -> bool:
+    def _ignored(self, text: str, matched: list[TimedLine] | None) -> bool:
+        """Does an ignoreregex match (in a multi-line buffer: the matched lines only)?"""
         if matched is not None and self.filter.max_lines > 1:
             text = join_lines(matched)
         return any(regex.pattern.search(text) for regex in self.filter.ignoreregex)
@@ -334,6 +375,11 @@ class LineMatcher:
                 if expires > now and len(cache) < CONNECTION_MEMORY_SIZE:
                     break
         cache[connection] = (fields, now + CONNECTION_MEMORY_SECONDS)
+
+
+def ignore_first(ignoreregexes: int, failregexes: int) -> bool:
+    """Few ignoreregexes against many failregexes: Fail2ban tests them first, once."""
+    return ignoreregexes > 0 and ignoreregexes < failregexes - 2
 
 
 def _add_user(fields: dict[str, Any], user: str | None) -> set[str] | None:

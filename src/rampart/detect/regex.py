@@ -57,7 +57,12 @@ class FilterRegex:
 
     def groups(self, match: re.Match[str]) -> dict[str, Any]:
         """The named groups of a match, with ``alt_`` and ``tuple_`` groups folded in."""
-        found: dict[str, Any] = match.groupdict()
+        return self.fold(match.groupdict())
+
+    def fold(self, found: dict[str, Any]) -> dict[str, Any]:
+        """Fill ``NAME`` from ``alt_NAME`` groups and collect ``tuple_NAME`` groups."""
+        if not self.alternates and not self.tuples:
+            return found
         for name, target in self.alternates:
             value = found.get(name)
             if value and not found.get(target):

@@ -7,10 +7,13 @@ to a callback and keeps the counts the summary prints.
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rampart.detect.matcher import Failure, Filter, LineMatcher, Outcome
+from rampart.detect.prefilter import candidate_line_starts
+from rampart.sources.replay import read_blocks, split_block
 from rampart.sources.types import LogLine
 
 
@@ -27,6 +30,15 @@ class ScanReport:
     regex_hits: Counter[int] = field(default_factory=Counter)
     seconds: float = 0.0
 
+    def count(self, outcome: Outcome, failures: list[Failure]) -> None:
+        if outcome is Outcome.MATCHED:
+            self.matched += 1
+        elif outcome is Outcome.IGNORED:
+            self.ignored += 1
+        for failure in failures:
+            self.hosts[failure.host] += 1
+            self.regex_hits[failure.regex_index] += 1
+
 
 def scan_lines(
     compiled: Filter,
@@ -37,26 +49,93 @@ def scan_lines(
     default_tz: str | None = None,
     skip_comments: bool = True,
 ) -> ScanReport:
-    """Match every line; ``skip_comments`` passes over ``#`` and empty lines as fail2ban-regex does."""
+    """Match every line.
+
+    ``skip_comments`` passes over ``#`` and empty lines, as fail2ban-regex does.
+    """
     started = time.perf_counter()
     matcher = LineMatcher(compiled, now=now, default_tz=default_tz)
     report = ScanReport()
-    hosts, regex_hits = report.hosts, report.regex_hits
-    counts = {Outcome.MATCHED: 0, Outcome.IGNORED: 0, Outcome.MISSED: 0}
     for lineno, text in lines:
         report.lines += 1
         if skip_comments and (not text or text[0] == "#"):
             continue
         outcome, failures = matcher.process(lineno, text)
-        counts[outcome] += 1
-        for failure in failures:
-            hosts[failure.host] += 1
-            regex_hits[failure.regex_index] += 1
-            if on_failure is not None:
+        report.count(outcome, failures)
+        if on_failure is not None:
+            for failure in failures:
                 on_failure(failure)
-    report.matched = counts[Outcome.MATCHED]
-    report.ignored = counts[Outcome.IGNORED]
-    report.missed = counts[Outcome.MISSED]
-    report.failures = sum(hosts.values())
+    return _finish(report, started)
+
+
+def scan_file(
+    compiled: Filter,
+    path: Path,
+    *,
+    on_failure: Callable[[Failure], None] | None = None,
+    now: Callable[[], float] = time.time,
+    default_tz: str | None = None,
+    skip_comments: bool = True,
+) -> ScanReport:
+    """:func:`scan_lines` over a file, skipping lines the filter's needles rule out.
+
+    The result is the same as matching every line (see :mod:`prefilter`);
+    only the lines that hold a needle are split out of the block and matched.
+    """
+    needles = compiled.needles
+    if needles is None:
+        return scan_lines(
+            compiled,
+            _numbered(path),
+            on_failure=on_failure,
+            now=now,
+            default_tz=default_tz,
+            skip_comments=skip_comments,
+        )
+    started = time.perf_counter()
+    matcher = LineMatcher(compiled, now=now, default_tz=default_tz)
+    report = ScanReport()
+    base = 0  # lines in earlier blocks
+    for block in read_blocks(path):
+        lineno, position = base + 1, 0  # the line starting at ``position``
+        for start in candidate_line_starts(block, needles):
+            lineno += block.count("\n", position, start)
+            skipped_from, position = position, start
+            end = block.find("\n", start)
+            text = block[start:end] if end >= 0 else block[start:]
+            if text.endswith("\r"):
+                text = text.rstrip("\r")
+            if skip_comments and (not text or text[0] == "#"):
+                continue
+            matcher.skipped_lines = (
+                _lines_between(block, skipped_from, start) if skipped_from < start else None
+            )
+            outcome, failures = matcher.process(lineno, text)
+            report.count(outcome, failures)
+            if on_failure is not None:
+                for failure in failures:
+                    on_failure(failure)
+        lines = block.count("\n") + (0 if block.endswith("\n") else 1)
+        base += lines
+    report.lines = base
+    return _finish(report, started)
+
+
+def _numbered(path: Path) -> Iterator[LogLine]:
+    lineno = 0
+    for block in read_blocks(path):
+        for text in split_block(block):
+            lineno += 1
+            yield LogLine(lineno, text)
+
+
+def _lines_between(block: str, start: int, end: int) -> Callable[[], Iterable[str]]:
+    """The lines in ``block[start:end]``, newest first, read only if asked for."""
+    return lambda: reversed(split_block(block[start:end]))
+
+
+def _finish(report: ScanReport, started: float) -> ScanReport:
+    report.missed = report.lines - report.matched - report.ignored
+    report.failures = sum(report.hosts.values())
     report.seconds = time.perf_counter() - started
     return report

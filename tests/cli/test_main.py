@@ -1,0 +1,36 @@
+"""The ``rampart`` command itself: help, version, exit codes."""
+
+from rampart import __version__
+from tests.conftest import run_rampart
+
+
+def test_version() -> None:
+    result = run_rampart(["--version"])
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"rampart {__version__}"
+
+
+def test_help_lists_the_commands() -> None:
+    result = run_rampart(["--help"])
+    assert result.returncode == 0
+    assert "audit" in result.stdout and "ban" in result.stdout
+
+
+def test_no_command_prints_help_and_exits_2() -> None:
+    result = run_rampart([])
+    assert result.returncode == 2
+    assert "usage:" in result.stdout
+
+
+def test_unknown_option_is_a_one_line_usage_error() -> None:
+    result = run_rampart(["ban", "test", "--no-such-option"])
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("rampart: error:")
+
+
+def test_audit_until_it_lands_lists_the_parts() -> None:
+    result = run_rampart(["audit"])
+    assert result.returncode == 0
+    assert "ban" in result.stdout and "hids" in result.stdout
