@@ -143,6 +143,7 @@ class _Template:
         "distance",
         "hits",
         "last_used",
+        "minutes",
         "prefix",
         "search",
         "spaced",
@@ -161,6 +162,7 @@ class _Template:
         self.last_used = 0.0
         self.distance = _FAR
         self.cache: dict[str, tuple[float | None, float, float]] = {}
+        self.minutes: dict[tuple[str | None, ...], tuple[float, float, float]] = {}
         self.prefix, self.behind, self.spaced = _reach(spec.regex)
         # Results by the text that decides them: the line's start (line-begin
         # templates) or the date's place in the line (others, see find()).
@@ -346,8 +348,39 @@ class DateDetector:
         """Epoch of a match and the window of `now` in which it holds."""
         spec = template.spec
         if spec.kind == PATTERN:
-            return fields_to_epoch(found.groupdict(), self._default_tz, self._now())
+            return self._convert_fields(template, found.groupdict())
         return number_epoch(spec, found), -INF, INF
+
+    def _convert_fields(
+        self, template: _Template, fields: dict[str, str | None]
+    ) -> tuple[float | None, float, float]:
+        """:func:`fields_to_epoch`, computed once per minute rather than once per second.
+
+        Within one minute the epoch grows one for one with the seconds (time
+        zones change on whole minutes), so the minute's epoch at second 0,
+        checked against second 59, gives every second of it. Year guessing may
+        depend on the seconds; the window of `now` kept is the one in which
+        both ends of the minute agree.
+        """
+        now = self._now()
+        seconds = fields.get("S")
+        if seconds is None or len(seconds) != 2 or not seconds.isdigit() or seconds >= "60":
+            return fields_to_epoch(fields, self._default_tz, now)
+        key = tuple(value for name, value in fields.items() if name != "S")
+        known = template.minutes.get(key)
+        if known is not None and known[1] <= now < known[2]:
+            return known[0] + int(seconds), known[1], known[2]
+        first = fields_to_epoch({**fields, "S": "00"}, self._default_tz, now)
+        last = fields_to_epoch({**fields, "S": "59"}, self._default_tz, now)
+        if first[0] is None or last[0] != first[0] + 59:
+            return fields_to_epoch(fields, self._default_tz, now)
+        minute = (first[0], max(first[1], last[1]), min(first[2], last[2]))
+        if len(template.minutes) >= _CACHE_LIMIT:
+            template.minutes.clear()
+        template.minutes[key] = minute
+        if not minute[1] <= now < minute[2]:
+            return fields_to_epoch(fields, self._default_tz, now)
+        return minute[0] + int(seconds), minute[1], minute[2]
 
     def _match(self, line: str, current_failed: bool) -> tuple[_Template, re.Match[str]] | None:
         """Pick the template for ``line`` exactly as Fail2ban's ``matchTime`` does."""

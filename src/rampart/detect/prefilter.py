@@ -148,20 +148,88 @@ def _union(sets: Iterable[frozenset[str] | None]) -> frozenset[str] | None:
     return frozenset(union)
 
 
+#: Shortest string searched for in place of several needles (see :func:`fewer_needles`).
+MIN_SHARED = 5
+#: Relative costs, measured on CPython: one pass of ``str.find`` over a byte of
+#: text, and the Python work for one occurrence found.
+PASS_COST_PER_CHAR = 0.3e-9
+OCCURRENCE_COST = 1.0e-6
+
+
+def fewer_needles(needles: frozenset[str], sample: str) -> frozenset[str]:
+    """A cheaper set of strings to search for: every needle contains one of them.
+
+    Each string searched costs a full pass over the text, and each place it
+    is found costs Python work. Twenty needles sharing ``onnect`` are cheaper
+    as that one string, unless ``onnect`` is common in this log; ``sample``
+    (the start of the log) tells. Lines holding a needle hold one of the
+    chosen strings, so no candidate is lost either way.
+    """
+    options = set(needles)
+    ordered = sorted(needles)
+    for index, first in enumerate(ordered):
+        for second in ordered[index + 1 :]:
+            shared = _longest_common_substring(first, second)
+            if len(shared) >= MIN_SHARED:
+                options.add(shared)
+    pass_cost = max(len(sample), 1) * PASS_COST_PER_CHAR
+    cost = {option: pass_cost + sample.count(option) * OCCURRENCE_COST for option in options}
+    uncovered = set(needles)
+    chosen: set[str] = set()
+    while uncovered:
+        # Cheapest per needle newly covered (weighted set cover, greedy).
+        best = min(
+            (option for option in options if any(option in needle for needle in uncovered)),
+            key=lambda option: (
+                cost[option] / sum(option in needle for needle in uncovered),
+                -len(option),
+                option,
+            ),
+        )
+        chosen.add(best)
+        uncovered = {needle for needle in uncovered if best not in needle}
+    # A chosen string that contains another chosen one finds no line the other misses.
+    return frozenset(c for c in chosen if not any(o != c and o in c for o in chosen))
+
+
+def _longest_common_substring(first: str, second: str) -> str:
+    best_end, best_length = 0, 0
+    previous = [0] * (len(second) + 1)
+    for i in range(1, len(first) + 1):
+        current = [0] * (len(second) + 1)
+        for j in range(1, len(second) + 1):
+            if first[i - 1] == second[j - 1]:
+                current[j] = previous[j - 1] + 1
+                if current[j] > best_length:
+                    best_end, best_length = i, current[j]
+        previous = current
+    return first[best_end - best_length : best_end]
+
+
 def candidate_line_starts(text: str, needles: frozenset[str]) -> list[int]:
-    """Offsets of the starts of the lines of ``text`` holding any needle, sorted."""
-    starts: set[int] = set()
-    find, rfind = text.find, text.rfind
+    """Offsets of the starts of the lines of ``text`` holding any needle, in order.
+
+    All places of all needles are collected first (``str.find`` scans fast;
+    the loop does nothing else), then sorted and folded into lines.
+    """
+    places: list[int] = []
+    append, find, rfind = places.append, text.find, text.rfind
     for needle in needles:
-        position = find(needle)
-        while position >= 0:
-            start = rfind("\n", 0, position) + 1
-            starts.add(start)
-            end = find("\n", position)
-            if end < 0:
-                break
-            position = find(needle, end)
-    return sorted(starts)
+        place = find(needle)
+        while place >= 0:
+            append(place)
+            place = find(needle, place + 1)
+    places.sort()
+    starts: list[int] = []
+    line_end = -1
+    for place in places:
+        if place < line_end:
+            continue  # another needle on a line already taken
+        starts.append(rfind("\n", 0, place) + 1)
+        line_end = find("\n", place)
+        if line_end < 0:
+            break
+    return starts
 
 
 def line_needles(

@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rampart.detect.matcher import Failure, Filter, LineMatcher, Outcome
-from rampart.detect.prefilter import candidate_line_starts
+from rampart.detect.prefilter import candidate_line_starts, fewer_needles
 from rampart.sources.replay import read_blocks, split_block
 from rampart.sources.types import LogLine
+
+#: How much of a log's start is read to choose the strings to search for.
+SAMPLE_CHARS = 1 << 20
 
 
 @dataclass
@@ -96,9 +99,12 @@ def scan_file(
     matcher = LineMatcher(compiled, now=now, default_tz=default_tz)
     report = ScanReport()
     base = 0  # lines in earlier blocks
+    searched: frozenset[str] | None = None
     for block in read_blocks(path):
+        if searched is None:
+            searched = fewer_needles(needles, block[:SAMPLE_CHARS])
         lineno, position = base + 1, 0  # the line starting at ``position``
-        for start in candidate_line_starts(block, needles):
+        for start in candidate_line_starts(block, searched):
             lineno += block.count("\n", position, start)
             skipped_from, position = position, start
             end = block.find("\n", start)
