@@ -49,59 +49,29 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
 
 
 def run_test(args: argparse.Namespace) -> int:
-    from rampart.detect import DEFAULT_FILTER_DIRS, Filter, load_filter, scan_file, scan_lines
-    from rampart.sources import LogLine
+    from rampart.detect import DEFAULT_FILTER_DIRS, Filter, load_filter, scan_log
 
     if args.top < 0:
         raise UsageError("--top must be 0 or more")
     spec = load_filter(args.filter, (*args.filter_dir, *DEFAULT_FILTER_DIRS))
     compiled = Filter(spec)
-    log_path = Path(args.log)
-    is_file = log_path.is_file() or _looks_like_path(args.log)
-    source = str(log_path) if is_file else "(the line given)"
-
-    def scan(on_failure: Any = None) -> Any:
-        if is_file:
-            return scan_file(
-                compiled, log_path, on_failure=on_failure, now=now, default_tz=args.logtimezone
-            )
-        line = LogLine(1, args.log.rstrip("\r\n"))
-        return scan_lines(
-            compiled, [line], on_failure=on_failure, now=now, default_tz=args.logtimezone
-        )
-
     fixed_now = args.now
     now = (lambda: fixed_now) if fixed_now is not None else time.time
     out = sys.stdout
     if args.json:
-        write = out.write
-        dumps = json.dumps
-
-        def emit(failure: Any) -> None:
-            write(
-                dumps(
-                    {
-                        "lineno": failure.lineno,
-                        "host": failure.host,
-                        "time": failure.time,
-                        "user": failure.user,
-                        "id": failure.fid,
-                        "regex": failure.regex_index + 1,
-                    }
-                )
-                + "\n"
-            )
-
-        scan(emit)
+        write, dumps = out.write, json.dumps
+        scan_log(
+            compiled,
+            args.log,
+            now=now,
+            default_tz=args.logtimezone,
+            on_failure=lambda failure: write(dumps(failure.record()) + "\n"),
+        )
         return 0
-    report = scan()
+    report = scan_log(compiled, args.log, now=now, default_tz=args.logtimezone)
+    source = args.log if Path(args.log).is_file() else "(the line given)"
     _print_summary(out, spec.name, str(spec.path), source, report, compiled, args.top)
     return 0
-
-
-def _looks_like_path(text: str) -> bool:
-    """A missing file should be an error, not a one-line log with no match."""
-    return not any(char.isspace() for char in text) and ("/" in text or text.endswith(".log"))
 
 
 def _print_summary(

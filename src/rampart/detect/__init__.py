@@ -10,7 +10,7 @@ from rampart.detect.filterconf import (
     parse_filter_ref,
 )
 from rampart.detect.matcher import Failure, Filter, LineMatcher, Outcome
-from rampart.detect.scan import ScanReport, scan_file, scan_lines
+from rampart.detect.scan import ScanReport, scan_file, scan_lines, scan_log
 
 __all__ = [
     "DEFAULT_FILTER_DIRS",
@@ -28,4 +28,5 @@ __all__ = [
     "parse_filter_ref",
     "scan_file",
     "scan_lines",
+    "scan_log",
 ]

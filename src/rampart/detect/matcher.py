@@ -62,6 +62,17 @@ class Failure(NamedTuple):
         user = self.fields.get("user")
         return user if isinstance(user, str) else None
 
+    def record(self) -> dict[str, Any]:
+        """The failure as ``rampart ban test --json`` prints it (a stable contract)."""
+        return {
+            "lineno": self.lineno,
+            "host": self.host,
+            "time": self.time,
+            "user": self.user,
+            "id": self.fid,
+            "regex": self.regex_index + 1,
+        }
+
 
 class Filter:
     """A filter file compiled: its regexes, date detection settings and limits."""

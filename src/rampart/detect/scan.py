@@ -47,7 +47,7 @@ def scan_lines(
     compiled: Filter,
     lines: Iterable[LogLine],
     *,
-    on_failure: Callable[[Failure], None] | None = None,
+    on_failure: Callable[[Failure], object] | None = None,
     now: Callable[[], float] = time.time,
     default_tz: str | None = None,
     skip_comments: bool = True,
@@ -75,7 +75,7 @@ def scan_file(
     compiled: Filter,
     path: Path,
     *,
-    on_failure: Callable[[Failure], None] | None = None,
+    on_failure: Callable[[Failure], object] | None = None,
     now: Callable[[], float] = time.time,
     default_tz: str | None = None,
     skip_comments: bool = True,
@@ -145,3 +145,29 @@ def _finish(report: ScanReport, started: float) -> ScanReport:
     report.failures = sum(report.hosts.values())
     report.seconds = time.perf_counter() - started
     return report
+
+
+def scan_log(
+    compiled: Filter,
+    log: str,
+    *,
+    on_failure: Callable[[Failure], object] | None = None,
+    now: Callable[[], float] = time.time,
+    default_tz: str | None = None,
+) -> ScanReport:
+    """Scan ``log`` as fail2ban-regex takes it: a file's path, or one log line.
+
+    Text that looks like a path (no spaces, a slash or a ``.log`` ending) is a
+    path even when the file is missing, so a typo is an error rather than a
+    one-line log without a match.
+    """
+    path = Path(log)
+    if path.is_file() or looks_like_path(log):
+        return scan_file(compiled, path, on_failure=on_failure, now=now, default_tz=default_tz)
+    line = LogLine(1, log.rstrip("\r\n"))
+    return scan_lines(compiled, [line], on_failure=on_failure, now=now, default_tz=default_tz)
+
+
+def looks_like_path(text: str) -> bool:
+    """True for text meant as a file name rather than as a log line."""
+    return not any(char.isspace() for char in text) and ("/" in text or text.endswith(".log"))
