@@ -51,6 +51,10 @@ _UNBOUNDED = 1 << 20
 
 
 _SPACE_RUN = re.compile(r"\s\s")
+# After this many look-ups the line-start cache must have answered a quarter
+# of them, or it is dropped: when the start of each line differs (a syslog
+# line reaches past its timestamp into host and program), it only costs.
+_PREFIX_TRIAL = 4096
 
 
 def _reach(regex: str) -> tuple[int, int, bool]:
@@ -145,6 +149,8 @@ class _Template:
         "last_used",
         "minutes",
         "prefix",
+        "prefix_hits",
+        "prefix_lookups",
         "search",
         "spaced",
         "spec",
@@ -167,8 +173,15 @@ class _Template:
         # Results by the text that decides them: the line's start (line-begin
         # templates) or the date's place in the line (others, see find()).
         self.by_prefix: dict[str, tuple[int, int, float | None, float, float]] = {}
+        self.prefix_lookups = self.prefix_hits = 0
         self.by_window: dict[str, tuple[int, int, float | None, float, float]] = {}
         self.window_span = (-1, -1)
+
+    def give_up_prefix_cache(self) -> None:
+        """Stop caching by line start if it rarely hits (see ``_PREFIX_TRIAL``)."""
+        if self.prefix_hits * 4 < self.prefix_lookups:
+            self.prefix = 0
+            self.by_prefix.clear()
 
     @property
     def weight(self) -> float:
@@ -261,12 +274,16 @@ class DateDetector:
             return self._find_in_place(line, current)
         if current.prefix:  # same start of line as before: same match, no regex needed
             known = current.by_prefix.get(line[: current.prefix])
+            current.prefix_lookups += 1
+            if known is None and current.prefix_lookups == _PREFIX_TRIAL:
+                current.give_up_prefix_cache()
             if known is not None:
                 start, end, epoch, valid_from, valid_until = known
                 if (valid_until == INF and valid_from == -INF) or (
                     valid_from <= self._now() < valid_until
                 ):
                     current.hits += 1
+                    current.prefix_hits += 1
                     current.last_used = time.time()
                     return start, end, epoch
         found = current.search(line)
