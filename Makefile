@@ -31,6 +31,7 @@ lint: $(STAMP)
 ## make bench: rampart against the tools it replaces, side by side
 bench: $(STAMP) test-deps
 	$(BIN)/python bench/bench_filter.py
+	$(BIN)/python bench/regex_floor.py
 
 clean:
 	rm -rf $(VENV) bench/out .pytest_cache .mypy_cache .ruff_cache
