@@ -117,6 +117,7 @@ class Filter:
                     f"{where}: failregex {regex.source!r} captures no host or id "
                     "(use <HOST>, <ADDR>, <F-ID> ...)"
                 )
+        self.detector()  # an invalid datepattern is an error now, not at the first line
 
     def detector(
         self, *, now: Callable[[], float] = time.time, default_tz: str | None = None
@@ -195,7 +196,7 @@ class LineMatcher:
             self._catch_up_date(self.skipped_lines())
             self.skipped_lines = None
         last = self._last_date
-        return bool(last) and last is not None and last > self._now() - LAST_DATE_REUSE_SECONDS
+        return last is not None and last > self._now() - LAST_DATE_REUSE_SECONDS
 
     def _catch_up_date(self, newest_first: Iterable[str]) -> None:
         """Take the timestamp of the newest skipped line that had one, as Fail2ban would have."""
