@@ -104,8 +104,9 @@ def test_a_filter_given_by_path(tmp_path: Path) -> None:
         (b"Nov 25 13:54:00 web1 app: a \x00 NUL\n" + ATTACK[0].encode() + b"\n", ["203.0.113.5"]),
         ("\r\n".join(ATTACK).encode() + b"\r\n", ["203.0.113.5", "203.0.113.5", "2001:db8::7"]),
         (b"x" * 1_000_000 + b"\n" + ATTACK[0].encode(), ["203.0.113.5"]),
+        (b"\x00" * (20 << 20) + b"\n" + ATTACK[0].encode(), ["203.0.113.5"]),
     ],
-    ids=["empty", "invalid-utf8", "nul-byte", "crlf", "one-megabyte-line"],
+    ids=["empty", "invalid-utf8", "nul-byte", "crlf", "one-megabyte-line", "binary-20mb"],
 )
 def test_awkward_logs_give_results_not_tracebacks(
     tmp_path: Path, content: bytes, expected_hosts: list[str]

@@ -1,6 +1,10 @@
 """The ``rampart`` command itself: help, version, exit codes."""
 
+import pytest
+
 from rampart import __version__
+from rampart.cli import audit
+from rampart.cli.main import main
 from tests.conftest import run_rampart
 
 
@@ -34,3 +38,16 @@ def test_audit_until_it_lands_lists_the_parts() -> None:
     result = run_rampart(["audit"])
     assert result.returncode == 0
     assert "ban" in result.stdout and "hids" in result.stdout
+
+
+def test_a_bug_is_one_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(args: object) -> int:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(audit, "run", broken)
+    monkeypatch.delenv("RAMPART_DEBUG", raising=False)
+    assert main(["audit"]) == 70
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "internal error: RuntimeError: boom" in line

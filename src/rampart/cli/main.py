@@ -1,12 +1,14 @@
 """``rampart``: the entry point and the one place errors become exit codes.
 
 Exit codes: 0 fine, 1 findings at or above ``--fail-on``, 2 usage or
-configuration error. A :class:`~rampart.errors.RampartError` is printed as one
+configuration error, 70 a bug in rampart (one line; ``RAMPART_DEBUG=1``
+shows the traceback). A :class:`~rampart.errors.RampartError` is printed as one
 line on stderr, never as a traceback. Subcommands import their parts lazily so
 that ``rampart ban test`` does not pay for the audit's imports.
 """
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -16,6 +18,7 @@ from rampart.cli import audit, ban
 from rampart.errors import RampartError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+EXIT_INTERNAL = 70  # EX_SOFTWARE: rampart itself is wrong, not its input
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,6 +62,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (``| head``): not an error worth a traceback.
         sys.stderr.close()
         return EXIT_OK
+    except Exception as error:  # a bug: one line, the traceback only on request
+        if os.environ.get("RAMPART_DEBUG"):
+            raise
+        print(
+            f"rampart: internal error: {type(error).__name__}: {error} "
+            "(set RAMPART_DEBUG=1 for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
     return code
 
 

@@ -13,6 +13,9 @@ from rampart.errors import RampartError
 from rampart.sources.types import LogLine
 
 BLOCK_SIZE = 1 << 20
+#: A "line" longer than this (a binary file, /dev/zero) is cut into pieces of
+#: this size rather than held in memory whole.
+MAX_LINE = 16 << 20
 
 
 class ReadError(RampartError):
@@ -30,9 +33,11 @@ def read_blocks(path: Path, block_size: int = BLOCK_SIZE) -> Iterator[str]:
                     break
                 data = rest + data
                 cut = data.rfind(b"\n") + 1
-                if cut == 0:
+                if cut == 0 and len(data) < MAX_LINE:
                     rest = data
                     continue
+                if cut == 0:
+                    cut = len(data)
                 rest = data[cut:]
                 yield data[:cut].decode("utf-8", "replace")
             if rest:
