@@ -3,7 +3,8 @@
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,17 @@ def run_rampart(
         timeout=120,
         check=False,
     )
+
+
+@pytest.fixture
+def fail2ban_clock() -> Iterator[None]:
+    """Fail2ban's test time zone (CET/CEST, fixed rules, no tzdata needed)."""
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "CET-01CEST-02,M3.5.0,M10.5.0"
+    time.tzset()
+    yield
+    if saved is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = saved
+    time.tzset()

@@ -10,7 +10,6 @@ the time zone and "now" that Fail2ban's ``samplestestcase.py`` uses.
 
 import datetime
 import json
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -25,9 +24,8 @@ from rampart.detect.address import canonical_address
 
 FILTER_DIR = Path("/etc/fail2ban/filter.d")
 SAMPLES_DIR = Path("/usr/lib/python3/dist-packages/fail2ban/tests/files/logs")
-# Fail2ban's test clock: 2005-08-14 12:00:00 CEST, in a fixed CET/CEST zone.
+# Fail2ban's test clock: 2005-08-14 12:00:00 CEST (the zone: conftest's fail2ban_clock).
 TEST_NOW = 1124013600.0
-TEST_TZ = "CET-01CEST-02,M3.5.0,M10.5.0"
 TEST_NOW_TEXT = datetime.datetime.fromtimestamp(TEST_NOW, datetime.UTC).strftime(
     "%Y-%m-%dT%H:%M:%S"
 )
@@ -164,19 +162,6 @@ def check(sample: Sample, name: str, matcher: LineMatcher, options: dict[str, An
         if failure.time != want_time:
             return f"time: got {failure.time!r}, want {want_time!r} ({text})"
     return None
-
-
-@pytest.fixture
-def fail2ban_clock() -> Iterator[None]:
-    saved = os.environ.get("TZ")
-    os.environ["TZ"] = TEST_TZ
-    time.tzset()
-    yield
-    if saved is None:
-        os.environ.pop("TZ", None)
-    else:
-        os.environ["TZ"] = saved
-    time.tzset()
 
 
 @pytest.mark.parametrize("name", sample_filters())

@@ -128,3 +128,28 @@ def test_prefilter_changes_nothing_on_a_mixed_auth_log(tmp_path: Path) -> None:
     with_prefilter = _failures(compiled, log, prefilter=True)
     assert with_prefilter == _failures(compiled, log, prefilter=False)
     assert len(with_prefilter) > 1000
+
+
+@needs_fail2ban
+def test_a_dateless_failure_borrows_the_date_of_a_skipped_line(
+    tmp_path: Path, fail2ban_clock: None
+) -> None:
+    """Fail2ban gives a line without a timestamp the previous line's, if recent."""
+    log = tmp_path / "auth.log"
+    log.write_text(
+        "2026-11-25 10:00:00 web1 CRON[7]: session opened for user root\n"
+        "# 2026-11-25 10:00:30 a comment fail2ban-regex does not read\n"
+        "2026-11-25 10:00:05 web1 CRON[7]: session closed for user root\n"
+        "web1 sshd[9]: Invalid user admin from 192.0.2.5 port 4000\n"
+    )
+    compiled = Filter(load_filter("sshd", (FILTER_DIR,)))
+    assert compiled.needles is not None
+    noise_time = 1795597205.0  # 2026-11-25 10:00:05 CET
+    found: list[float | None] = []
+
+    def keep(failure: object) -> None:
+        found.append(failure.time)  # type: ignore[attr-defined]
+
+    scan_file(compiled, log, on_failure=keep, now=lambda: noise_time + 10)
+    scan_lines(compiled, read_lines(log), on_failure=keep, now=lambda: noise_time + 10)
+    assert found == [noise_time, noise_time]

@@ -100,29 +100,33 @@ def scan_file(
     report = ScanReport()
     base = 0  # lines in earlier blocks
     searched: frozenset[str] | None = None
+    skipped: list[str] = []  # text not matched since the last line that was
     for block in read_blocks(path):
         if searched is None:
             searched = fewer_needles(needles, block[:SAMPLE_CHARS])
-        lineno, position = base + 1, 0  # the line starting at ``position``
+        lineno, position, resume = base + 1, 0, 0  # ``position``: start of line ``lineno``
         for start in candidate_line_starts(block, searched):
             lineno += block.count("\n", position, start)
-            skipped_from, position = position, start
+            position = start
             end = block.find("\n", start)
             text = block[start:end] if end >= 0 else block[start:]
             if text.endswith("\r"):
                 text = text.rstrip("\r")
             if skip_comments and (not text or text[0] == "#"):
                 continue
-            matcher.skipped_lines = (
-                _lines_between(block, skipped_from, start) if skipped_from < start else None
-            )
+            if resume < start:
+                skipped.append(block[resume:start])
+            matcher.skipped_lines = _newest_first(skipped, skip_comments) if skipped else None
+            skipped = []
+            resume = end + 1 if end >= 0 else len(block)
             outcome, failures = matcher.process(lineno, text)
             report.count(outcome, failures)
             if on_failure is not None:
                 for failure in failures:
                     on_failure(failure)
-        lines = block.count("\n") + (0 if block.endswith("\n") else 1)
-        base += lines
+        if resume < len(block):
+            skipped.append(block[resume:])
+        base += block.count("\n") + (0 if block.endswith("\n") else 1)
     report.lines = base
     return _finish(report, started)
 
@@ -135,9 +139,15 @@ def _numbered(path: Path) -> Iterator[LogLine]:
             yield LogLine(lineno, text)
 
 
-def _lines_between(block: str, start: int, end: int) -> Callable[[], Iterable[str]]:
-    """The lines in ``block[start:end]``, newest first, read only if asked for."""
-    return lambda: reversed(split_block(block[start:end]))
+def _newest_first(regions: list[str], skip_comments: bool) -> Callable[[], Iterable[str]]:
+    """The lines of ``regions`` (in log order), newest first, split only if asked for."""
+
+    def lines() -> Iterable[str]:
+        for line in reversed(split_block("".join(regions))):
+            if not (skip_comments and (not line or line[0] == "#")):
+                yield line
+
+    return lines
 
 
 def _finish(report: ScanReport, started: float) -> ScanReport:
