@@ -147,7 +147,7 @@ def check(sample: Sample, name: str, matcher: LineMatcher, options: dict[str, An
             got = failure.fid
         if got is None and key == "attempts":
             got = len(failure.fields.get("matches", []))
-        if isinstance(got, (set, list, dict, tuple)):
+        if isinstance(got, (set, frozenset, list, dict, tuple)):
             if sorted(got) != sorted(want):
                 return f"{key}: got {sorted(got)!r}, want {sorted(want)!r}"
         elif key == "host" and canonical_address(str(got)) == canonical_address(str(want)):

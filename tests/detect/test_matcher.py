@@ -125,3 +125,15 @@ def test_a_failregex_without_host_or_id_is_refused(tmp_path: Path) -> None:
 def test_an_invalid_datepattern_is_refused_at_once(tmp_path: Path) -> None:
     with pytest.raises(FilterError, match="datepattern"):
         _spec(tmp_path, "failregex = ^x <HOST>$\ndatepattern = %Y-%m-%d (unclosed\n")
+
+
+@needs_fail2ban
+def test_a_failure_does_not_change_when_its_connection_goes_on() -> None:
+    matcher = LineMatcher(Filter(load_filter("sshd", (FILTER_DIR,))), now=time.time)
+    prefix = "Nov 25 13:54:0{} web1 sshd[77]: Failed password for {} from 192.0.2.8 port 4000 ssh2"
+    _, [first] = matcher.process(1, prefix.format(1, "root"))
+    _, [second] = matcher.process(2, prefix.format(2, "admin"))
+    assert (first.user, second.user) == ("root", "admin")
+    assert first.fields["users"] == {"root"}
+    assert second.fields["users"] == {"root", "admin"}
+    assert [line[1] for line in first.fields["matches"]] == ["Nov 25 13:54:01"]

@@ -315,6 +315,13 @@ class LineMatcher:
             fid = canonical
         else:
             fields["ip"] = canonical
+        if connection is not None:
+            # The connection tracker keeps updating its dict; a failure is a value.
+            fields = dict(fields)
+            if "users" in fields:
+                fields["users"] = frozenset(fields["users"])
+            if "matches" in fields:
+                fields["matches"] = tuple(fields["matches"])
         return Failure(lineno, fid, date, index, fields)
 
     def _merge_connection(
