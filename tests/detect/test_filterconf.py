@@ -41,10 +41,14 @@ def _fail2ban_reader() -> Any:
     """Fail2ban's FilterReader class, or None when Fail2ban is not installed."""
     if not (FAIL2BAN_LIB / "fail2ban" / "client" / "filterreader.py").is_file():
         return None
-    if str(FAIL2BAN_LIB) not in sys.path:
+    added = str(FAIL2BAN_LIB) not in sys.path
+    if added:
         sys.path.append(str(FAIL2BAN_LIB))
-    from fail2ban.client.filterreader import FilterReader  # type: ignore[import-not-found]
-
+    try:
+        from fail2ban.client.filterreader import FilterReader  # type: ignore[import-not-found]
+    finally:
+        if added:  # keep Debian's packages from shadowing missing ones in other tests
+            sys.path.remove(str(FAIL2BAN_LIB))
     return FilterReader
 
 

@@ -274,7 +274,7 @@ def _included(path: str, parents: tuple[str, ...], parsed: dict[str, IniFile]) -
     own = ConfigStack()
     own.merge(ini)
     folder = os.path.dirname(path)
-    key = os.path.normpath(os.path.abspath(path))
+    key = os.path.realpath(path)
     ordered: dict[str, list[str]] = {"before": [], "after": []}
     for option, collected in ordered.items():
         if not own.has_section(INCLUDES_SECTION):
@@ -284,7 +284,7 @@ def _included(path: str, parents: tuple[str, ...], parsed: dict[str, IniFile]) -
             if not entry:
                 continue
             target = entry if os.path.isabs(entry) else os.path.join(folder, entry)
-            if os.path.normpath(os.path.abspath(target)) in parents:
+            if os.path.realpath(target) in parents:
                 continue
             for candidate in _with_local([target]):
                 if os.path.isfile(candidate):
