@@ -7,13 +7,13 @@ to a callback and keeps the counts the summary prints.
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rampart.detect.matcher import Failure, Filter, LineMatcher, Outcome
 from rampart.detect.prefilter import candidate_line_starts, fewer_needles
-from rampart.sources.replay import read_blocks, split_block
+from rampart.sources.replay import read_blocks, read_lines, split_block
 from rampart.sources.types import LogLine
 
 #: How much of a log's start is read to choose the strings to search for.
@@ -89,7 +89,7 @@ def scan_file(
     if needles is None:
         return scan_lines(
             compiled,
-            _numbered(path),
+            read_lines(path),
             on_failure=on_failure,
             now=now,
             default_tz=default_tz,
@@ -129,14 +129,6 @@ def scan_file(
         base += block.count("\n") + (0 if block.endswith("\n") else 1)
     report.lines = base
     return _finish(report, started)
-
-
-def _numbered(path: Path) -> Iterator[LogLine]:
-    lineno = 0
-    for block in read_blocks(path):
-        for text in split_block(block):
-            lineno += 1
-            yield LogLine(lineno, text)
 
 
 def _newest_first(regions: list[str], skip_comments: bool) -> Callable[[], Iterable[str]]:
