@@ -126,6 +126,9 @@ def scan_file(
                     on_failure(failure)
         if resume < len(block):
             skipped.append(block[resume:])
+            # Only the newest dated line is ever wanted: a block or two of text
+            # is plenty, and a log with no candidate must not pile up in memory.
+            del skipped[:-2]
         base += block.count("\n") + (0 if block.endswith("\n") else 1)
     report.lines = base
     return _finish(report, started)
