@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
             print(row("fail2ban", lines, r), flush=True)
             f2b_sum = r if f2b_sum is None or r.seconds < f2b_sum.seconds else f2b_sum
             if ram is not None:
-                r = run_measured("rampart", [*ram, "ban", "test", str(log), "sshd"],
+                r = run_measured("rampart", [*ram, "ban", "test", str(log), str(F2B_FILTER)],
                                  ok_codes=(0, 1))
                 runs.append(r)
                 print(row("rampart", lines, r), flush=True)
@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
             "fail2ban_hosts": len({f[0] for f in f2b_failures})}
         if ram is not None:
             ram_list = run_measured("rampart-json",
-                                    [*ram, "ban", "test", "--json", str(log), "sshd"],
+                                    [*ram, "ban", "test", "--json", str(log), str(F2B_FILTER)],
                                     ok_codes=(0, 1))
             runs.append(ram_list)
             ram_failures = read_rampart(ram_list.stdout)

@@ -43,7 +43,7 @@ def main() -> int:
     if log is None or not log.is_file():
         print("no log: run bench/bench_filter.py first or name one", file=sys.stderr)
         return 2
-    compiled = Filter(load_filter("sshd"))
+    compiled = Filter(load_filter("/etc/fail2ban/filter.d/sshd.conf"))
     if compiled.prefregex is None or compiled.combined is None:
         print("sshd filter without prefregex or combined failregexes", file=sys.stderr)
         return 2
