@@ -1,0 +1,218 @@
+"""Bans on disk: one SQLite file in WAL mode, so they survive a restart.
+
+The firewall forgets everything at reboot; this file is what rampart restores
+from. WAL mode lets the dashboard and the CLI read while the daemon writes.
+Targets are stored as normalised network text (``192.0.2.7/32``) and parsed
+back with :mod:`ipaddress`, so a row can only ever yield an address. How many
+times a target was banned is kept apart from the ban itself: it must outlive
+unbans and expiry, since it is what lets ban times grow for repeat offenders.
+"""
+
+import ipaddress
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from rampart.ban.types import Ban, BanTarget
+from rampart.errors import RampartError
+
+# "RAMP": marks the file as ours, so another program's database is refused.
+APPLICATION_ID = 0x52414D50
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT = 10.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS bans (
+    target     TEXT PRIMARY KEY,
+    jail       TEXT NOT NULL,
+    banned_at  REAL NOT NULL,
+    expires_at REAL
+);
+CREATE INDEX IF NOT EXISTS bans_expires_at ON bans (expires_at);
+CREATE TABLE IF NOT EXISTS ban_counts (
+    target TEXT PRIMARY KEY,
+    times  INTEGER NOT NULL
+);
+"""
+
+_COLUMNS = "target, jail, banned_at, expires_at"
+
+
+class StoreError(RampartError):
+    """The store file cannot be opened, read or written."""
+
+
+class BanStore:
+    """The bans rampart has made, in one SQLite file (created 0600, dir 0700)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        _create_private(path)
+        try:
+            self._db = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as error:
+            raise self._error(error) from None
+        try:
+            self._prepare()
+        except sqlite3.Error as error:
+            self._db.close()
+            raise self._error(error) from None
+        except StoreError:
+            self._db.close()
+            raise
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "BanStore":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def add(self, ban: Ban) -> None:
+        """Record ``ban``; it replaces any earlier ban of the same target."""
+        key = _key(ban.target)
+        with self._write() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO bans ({_COLUMNS}) VALUES (?, ?, ?, ?)",  # noqa: S608
+                (key, ban.jail, ban.banned_at, ban.expires_at),
+            )
+            db.execute(
+                "INSERT INTO ban_counts (target, times) VALUES (?, 1)"
+                " ON CONFLICT (target) DO UPDATE SET times = times + 1",
+                (key,),
+            )
+
+    def times_banned(self, target: BanTarget) -> int:
+        """How many times ``target`` was banned, counting bans since lifted."""
+        rows = self._read("SELECT times FROM ban_counts WHERE target = ?", (_key(target),))
+        times = rows[0][0] if rows else 0
+        return times if isinstance(times, int) else 0
+
+    def remove(self, target: BanTarget) -> bool:
+        """Lift the ban of ``target``; False if there was none."""
+        with self._write() as db:
+            return db.execute("DELETE FROM bans WHERE target = ?", (_key(target),)).rowcount > 0
+
+    def get(self, target: BanTarget) -> Ban | None:
+        """The stored ban of ``target``, active or expired; None if there is none."""
+        rows = self._read(f"SELECT {_COLUMNS} FROM bans WHERE target = ?", (_key(target),))  # noqa: S608
+        return self._ban(rows[0]) if rows else None
+
+    def active(self, now: float) -> list[Ban]:
+        """Bans still in force at ``now`` (permanent ones included), oldest first."""
+        return self._bans("expires_at IS NULL OR expires_at > ?", now)
+
+    def expired(self, now: float) -> list[Ban]:
+        """Bans whose end is at or before ``now`` and that are still on file."""
+        return self._bans("expires_at IS NOT NULL AND expires_at <= ?", now)
+
+    def purge_expired(self, now: float) -> int:
+        """Forget expired bans (their counts stay); return how many went."""
+        with self._write() as db:
+            cursor = db.execute(
+                "DELETE FROM bans WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,)
+            )
+            return cursor.rowcount
+
+    def flush(self) -> int:
+        """Lift every ban (counts stay); return how many there were."""
+        with self._write() as db:
+            return db.execute("DELETE FROM bans").rowcount
+
+    def _bans(self, where: str, now: float) -> list[Ban]:
+        rows = self._read(
+            f"SELECT {_COLUMNS} FROM bans WHERE {where} ORDER BY banned_at, target",  # noqa: S608
+            (now,),
+        )
+        return [self._ban(row) for row in rows]
+
+    def _ban(self, row: tuple[object, ...]) -> Ban:
+        target, jail, banned_at, expires_at = row
+        try:
+            network = ipaddress.ip_network(str(target), strict=True)
+            if not isinstance(jail, str) or not isinstance(banned_at, int | float):
+                raise ValueError(jail)
+            if expires_at is not None and not isinstance(expires_at, int | float):
+                raise ValueError(expires_at)
+        except ValueError:
+            raise StoreError(f"{self.path}: bad row for {target!r}; remove the file") from None
+        end = None if expires_at is None else float(expires_at)
+        return Ban(target=network, jail=jail, banned_at=float(banned_at), expires_at=end)
+
+    def _prepare(self) -> None:
+        """Switch to WAL and create the tables, refusing a database that is not ours."""
+        db = self._db
+        app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if app_id != APPLICATION_ID and (app_id != 0 or tables):
+            raise StoreError(f"{self.path}: another program's SQLite database, not a ban store")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: written by a newer rampart (schema {version})")
+        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
+        db.execute("PRAGMA synchronous=NORMAL")
+        with self._write() as tx:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    tx.execute(statement)
+            tx.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            tx.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One transaction per write: all of it lands, or none of it."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as error:
+                raise self._error(error) from None
+
+    def _read(self, sql: str, args: tuple[object, ...]) -> list[tuple[object, ...]]:
+        with self._lock:
+            try:
+                return list(self._db.execute(sql, args).fetchall())
+            except sqlite3.Error as error:
+                raise self._error(error) from None
+
+    def _error(self, error: sqlite3.Error) -> StoreError:
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        return StoreError(f"{self.path}: {detail} (is it a rampart ban store?)")
+
+
+def _key(target: BanTarget) -> str:
+    """The one text form of a target: compressed address and prefix length."""
+    if not isinstance(target, ipaddress.IPv4Network | ipaddress.IPv6Network):
+        raise TypeError(f"not a network: {target!r}")
+    return target.with_prefixlen
+
+
+def _create_private(path: Path) -> None:
+    """Create missing directories 0700 and the file 0600, whatever the umask."""
+    missing = [parent for parent in reversed(path.parents) if not parent.exists()]
+    try:
+        for directory in missing:
+            with suppress(FileExistsError):
+                directory.mkdir(mode=0o700)
+                os.chmod(directory, 0o700)
+        with suppress(FileExistsError):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.close(fd)
+            os.chmod(path, 0o600)
+    except OSError as error:
+        raise StoreError(f"{path}: cannot create: {error.strerror}") from None
