@@ -6,36 +6,266 @@ error that names the file and the key, so a typo never silently disables a
 protection.
 """
 
+import ipaddress
 import os
+import re
+import socket
 import tomllib
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from rampart.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("/etc/rampart/rampart.toml")
 DEFAULT_STATE_DIR = Path("/var/lib/rampart")
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdwy]?)")
+_JAIL_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
+PERMANENT = -1.0
+"""A ban time of -1 (Fail2ban's convention): the ban never ends by itself."""
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from ``600``, ``"10m"``, ``"1h30m"``, ``"1w"`` (Fail2ban's units); -1 stays -1."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or text such as '10m'")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("-1", "permanent", "forever"):
+            return PERMANENT
+        parts = list(_DURATION_PART.finditer(text))
+        if not text or "".join(p.group(0) for p in parts).replace(" ", "") != text.replace(" ", ""):
+            raise ValueError(f"{value!r} is not a duration (e.g. 600, '10m', '1h30m', '1d')")
+        seconds = sum(float(p.group(1)) * _UNITS[p.group(2) or "s"] for p in parts)
+    else:
+        raise ValueError("a duration is a number of seconds or text such as '10m'")
+    if seconds == PERMANENT:
+        return PERMANENT
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative (use -1 for a permanent ban)")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def parse_networks(value: object) -> tuple[str, ...]:
+    """Addresses and networks (``192.0.2.7``, ``10.0.0.0/8``), each checked by ipaddress."""
+    items = value.split() if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ValueError("a list of addresses or networks")
+    networks = []
+    for item in items:
+        try:
+            networks.append(ipaddress.ip_network(str(item).strip(), strict=False).with_prefixlen)
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or network") from None
+    return tuple(networks)
+
+
+Networks = Annotated[tuple[str, ...], BeforeValidator(parse_networks)]
+
+
+def parse_ports(value: object) -> tuple[tuple[int, int], ...] | None:
+    """Port ranges from ``"all"``, ``22``, ``"ssh,2222"``, ``["http", "8000:8100"]``."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("all", "any", "")):
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        items: list[object] = [value]
+    elif isinstance(value, str):
+        items = [part for part in re.split(r"[,\s]+", value) if part]
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        raise ValueError("ports are 'all', a number, a service name or a list of them")
+    ranges: list[tuple[int, int]] = []
+    for item in items:
+        text = str(item).strip()
+        low_text, _, high_text = text.replace("-", ":").partition(":")
+        low, high = _port(low_text), _port(high_text) if high_text else None
+        if high is None:
+            high = low
+        if low > high:
+            raise ValueError(f"port range {text!r} runs backwards")
+        ranges.append((low, high))
+    return tuple(sorted(set(ranges)))
+
+
+def _port(text: str) -> int:
+    if text.isdigit():
+        number = int(text)
+        if 1 <= number <= 65535:
+            return number
+        raise ValueError(f"port {text} is outside 1-65535")
+    if not re.fullmatch(r"[a-z][a-z0-9-]{0,31}", text):
+        raise ValueError(f"{text!r} is not a port number or service name")
+    try:
+        return socket.getservbyname(text)
+    except OSError:
+        raise ValueError(f"unknown service name {text!r} (not in /etc/services)") from None
+
+
+Ports = Annotated[tuple[tuple[int, int], ...] | None, BeforeValidator(parse_ports)]
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class BanIncrement(_Section):
+    """Longer bans for repeat offenders, as Fail2ban's ``bantime.increment``.
+
+    The n-th ban of an address (n = earlier bans, 0 for the first) lasts
+    ``bantime * multipliers[min(n, len - 1)]`` when multipliers are given,
+    else ``bantime * factor * 2**n`` (n >= 1), never more than ``maxtime``.
+    """
+
+    enabled: bool = False
+    factor: float = Field(default=1.0, gt=0)
+    multipliers: tuple[float, ...] = ()
+    maxtime: Duration = 7 * 86400.0
+
+    @field_validator("multipliers", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return value.split() if isinstance(value, str) else value
+
+    @field_validator("multipliers")
+    @classmethod
+    def _positive(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(m <= 0 for m in value):
+            raise ValueError("multipliers must be greater than 0")
+        return value
+
+
+class JailDefaults(_Section):
+    """What every jail inherits unless it says otherwise (Fail2ban's [DEFAULT])."""
+
+    maxretry: int = Field(default=5, ge=1)
+    findtime: Duration = 600.0
+    bantime: Duration = 600.0
+    increment: BanIncrement = BanIncrement()
+    ignoreip: Networks = ()
+    ignoreself: bool = True
+    port: Ports = None
+    protocol: Literal["tcp", "udp", "all"] = "tcp"
+    action: Literal["ban", "log"] = "ban"
+    ipv6_prefix: int = Field(default=64, ge=32, le=128)
+    """IPv6 clients are banned by this prefix: one host usually holds a whole /64."""
+
+    @field_validator("findtime")
+    @classmethod
+    def _finite_window(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("findtime must be more than 0 seconds")
+        return value
+
+    @field_validator("bantime")
+    @classmethod
+    def _ban_length(cls, value: float) -> float:
+        if value == 0:
+            raise ValueError("bantime must be more than 0 seconds (or -1: permanent)")
+        return value
+
+
+class JailSettings(JailDefaults):
+    """One jail: a filter over some logs, and what to do with the failures it finds."""
+
+    enabled: bool = True
+    filter: str = ""
+    """Filter name with options (``sshd[mode=aggressive]``) or path; default: the jail's name."""
+    source: Literal["auto", "file", "journal"] = "auto"
+    """auto: the log files when one exists, else the journal."""
+    logpath: tuple[str, ...] = ()
+    """Files or globs to follow."""
+    journalmatch: tuple[str, ...] | None = None
+    """journalctl matches (``_SYSTEMD_UNIT=ssh.service``, ``+``); default: the filter's."""
+
+    @field_validator("logpath", "journalmatch", mode="before")
+    @classmethod
+    def _words(cls, value: object) -> object:
+        return value.split() if isinstance(value, str) else value
+
+    @field_validator("logpath")
+    @classmethod
+    def _absolute(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for path in value:
+            if not path.startswith("/") or "\0" in path:
+                raise ValueError(f"log path {path!r} must be absolute")
+        return value
+
+
+#: The jail rampart runs when the configuration names none.
+DEFAULT_JAILS: dict[str, dict[str, Any]] = {
+    "sshd": {"filter": "sshd", "logpath": ["/var/log/auth.log"], "port": "ssh"},
+}
+
+
 class BanSettings(_Section):
-    """Settings of the ban part that exist so far."""
+    """The ban part: where filters come from, how bans are enforced, the jails."""
 
     filter_dirs: tuple[Path, ...] = Field(
         default=(),
         description="Extra folders searched for filters before rampart's own and Fail2ban's.",
     )
+    backend: Literal["nftables", "iptables", "log"] = "nftables"
+    protect_ssh_sessions: bool = True
+    """Never ban the address of an SSH session open on this host (``--force`` overrides)."""
+    defaults: JailDefaults = JailDefaults()
+    jails: dict[str, JailSettings] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inherit(cls, data: Any) -> Any:
+        """Each jail starts from ``defaults``; with no jail at all, sshd is protected."""
+        if not isinstance(data, dict):
+            return data
+        defaults = data.get("defaults", {})
+        jails = data.get("jails")
+        if jails is None:
+            jails = DEFAULT_JAILS
+        if not isinstance(defaults, dict) or not isinstance(jails, dict):
+            return data
+        merged: dict[str, Any] = {}
+        for name, jail in jails.items():
+            if not isinstance(jail, dict):
+                merged[name] = jail
+                continue
+            combined = {**defaults, **jail}
+            if isinstance(defaults.get("increment"), dict) and isinstance(jail.get("increment"), dict):
+                combined["increment"] = {**defaults["increment"], **jail["increment"]}
+            merged[name] = combined
+        return {**data, "jails": merged}
+
+    @field_validator("jails")
+    @classmethod
+    def _names(cls, value: dict[str, JailSettings]) -> dict[str, JailSettings]:
+        for name in value:
+            if not _JAIL_NAME.fullmatch(name) or name == "manual":
+                raise ValueError(
+                    f"jail name {name!r}: use 1-32 letters, digits, '_' or '-' ('manual' is reserved)"
+                )
+        return value
 
 
 class Settings(_Section):
     """The whole configuration file."""
 
     state_dir: Path = DEFAULT_STATE_DIR
-    ban: BanSettings = BanSettings()
+    ban: BanSettings = Field(default_factory=lambda: BanSettings.model_validate({}))
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -67,12 +297,18 @@ def load_settings(explicit: str | os.PathLike[str] | None = None) -> Settings:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    return _with_env(validate_settings(data, str(path)))
+
+
+def validate_settings(data: dict[str, Any], where: str = "configuration") -> Settings:
+    """Settings from parsed TOML; ConfigError naming ``where`` and the first bad key."""
     try:
-        return _with_env(Settings.model_validate(data))
+        return Settings.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise ConfigError(f"{path}: key {key}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{where}: key {key}: {message}") from None
 
 
 def _with_env(settings: Settings) -> Settings:
