@@ -245,8 +245,9 @@ class BanSettings(_Section):
                 merged[name] = jail
                 continue
             combined = {**defaults, **jail}
-            if isinstance(defaults.get("increment"), dict) and isinstance(jail.get("increment"), dict):
-                combined["increment"] = {**defaults["increment"], **jail["increment"]}
+            inherited, own = defaults.get("increment"), jail.get("increment")
+            if isinstance(inherited, dict) and isinstance(own, dict):
+                combined["increment"] = {**inherited, **own}
             merged[name] = combined
         return {**data, "jails": merged}
 
@@ -256,7 +257,8 @@ class BanSettings(_Section):
         for name in value:
             if not _JAIL_NAME.fullmatch(name) or name == "manual":
                 raise ValueError(
-                    f"jail name {name!r}: use 1-32 letters, digits, '_' or '-' ('manual' is reserved)"
+                    f"jail name {name!r}: use 1-32 letters, digits, '_' or '-'"
+                    " ('manual' is reserved)"
                 )
         return value
 
