@@ -51,15 +51,19 @@ def test_newer_ban_replaces_and_counts(store: BanStore) -> None:
     target = parse_target("192.0.2.7")
     assert store.times_banned(target) == 0
     store.add(ban("192.0.2.7", ttl=60))
+    store.add(ban("192.0.2.7", at=NOW + 10, ttl=120))
+    assert store.get(target) == ban("192.0.2.7", at=NOW + 10, ttl=120)
     store.add(ban("192.0.2.7", at=NOW + 100, ttl=3600, jail="nginx"))
     assert store.get(target) == ban("192.0.2.7", at=NOW + 100, ttl=3600, jail="nginx")
-    assert len(store.active(NOW + 100)) == 1
-    assert store.times_banned(target) == 2
-    assert store.remove(target)
-    assert not store.remove(target)
-    assert store.times_banned(target) == 2, "the count outlives the ban"
-    store.add(ban("192.0.2.7"))
+    assert store.get(target, "sshd") == ban("192.0.2.7", at=NOW + 10, ttl=120)
+    assert len(store.active(NOW + 100)) == 2, "one ban per jail: each jail has its ports"
     assert store.times_banned(target) == 3
+    assert store.remove(target, "sshd") == 1
+    assert store.remove(target) == 1
+    assert store.remove(target) == 0
+    assert store.times_banned(target) == 3, "the count outlives the ban"
+    store.add(ban("192.0.2.7"))
+    assert store.times_banned(target) == 4
 
 
 def test_expiry(store: BanStore) -> None:
@@ -139,3 +143,11 @@ def test_a_directory_in_the_way_is_one_error(tmp_path: Path) -> None:
     (tmp_path / "bans.db").mkdir()
     with pytest.raises(StoreError, match=r"bans\.db"):
         BanStore(tmp_path / "bans.db")
+
+
+def test_add_many_is_one_transaction_and_flush_by_jail(store: BanStore) -> None:
+    bans = [ban(f"198.51.100.{n}", jail="sshd" if n % 2 else "nginx") for n in range(1, 101)]
+    store.add_many(bans)
+    assert len(store.active(NOW)) == 100
+    assert store.flush("nginx") == 50
+    assert {b.jail for b in store.active(NOW)} == {"sshd"}

@@ -12,7 +12,7 @@ import ipaddress
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -26,10 +26,11 @@ BUSY_TIMEOUT = 10.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS bans (
-    target     TEXT PRIMARY KEY,
+    target     TEXT NOT NULL,
     jail       TEXT NOT NULL,
     banned_at  REAL NOT NULL,
-    expires_at REAL
+    expires_at REAL,
+    PRIMARY KEY (target, jail)
 );
 CREATE INDEX IF NOT EXISTS bans_expires_at ON bans (expires_at);
 CREATE TABLE IF NOT EXISTS ban_counts (
@@ -77,17 +78,21 @@ class BanStore:
         self.close()
 
     def add(self, ban: Ban) -> None:
-        """Record ``ban``; it replaces any earlier ban of the same target."""
-        key = _key(ban.target)
+        """Record ``ban``; it replaces an earlier ban of the same target by the same jail."""
+        self.add_many([ban])
+
+    def add_many(self, bans: Sequence[Ban]) -> None:
+        """Record several bans in one transaction (a burst, or an import)."""
+        rows = [(_key(b.target), b.jail, b.banned_at, b.expires_at) for b in bans]
         with self._write() as db:
-            db.execute(
+            db.executemany(
                 f"INSERT OR REPLACE INTO bans ({_COLUMNS}) VALUES (?, ?, ?, ?)",  # noqa: S608
-                (key, ban.jail, ban.banned_at, ban.expires_at),
+                rows,
             )
-            db.execute(
+            db.executemany(
                 "INSERT INTO ban_counts (target, times) VALUES (?, 1)"
                 " ON CONFLICT (target) DO UPDATE SET times = times + 1",
-                (key,),
+                [(row[0],) for row in rows],
             )
 
     def times_banned(self, target: BanTarget) -> int:
@@ -96,15 +101,28 @@ class BanStore:
         times = rows[0][0] if rows else 0
         return times if isinstance(times, int) else 0
 
-    def remove(self, target: BanTarget) -> bool:
-        """Lift the ban of ``target``; False if there was none."""
+    def remove(self, target: BanTarget, jail: str | None = None) -> int:
+        """Lift the bans of ``target`` (by ``jail``, or by every jail); how many went."""
         with self._write() as db:
-            return db.execute("DELETE FROM bans WHERE target = ?", (_key(target),)).rowcount > 0
+            if jail is None:
+                cursor = db.execute("DELETE FROM bans WHERE target = ?", (_key(target),))
+            else:
+                cursor = db.execute(
+                    "DELETE FROM bans WHERE target = ? AND jail = ?", (_key(target), jail)
+                )
+            return cursor.rowcount
 
-    def get(self, target: BanTarget) -> Ban | None:
-        """The stored ban of ``target``, active or expired; None if there is none."""
-        rows = self._read(f"SELECT {_COLUMNS} FROM bans WHERE target = ?", (_key(target),))  # noqa: S608
-        return self._ban(rows[0]) if rows else None
+    def get(self, target: BanTarget, jail: str | None = None) -> Ban | None:
+        """The stored ban of ``target`` (by ``jail``; else the one ending last), or None."""
+        rows = self._read(
+            f"SELECT {_COLUMNS} FROM bans WHERE target = ?"  # noqa: S608
+            " ORDER BY expires_at IS NULL DESC, expires_at DESC",
+            (_key(target),),
+        )
+        bans = [self._ban(row) for row in rows]
+        if jail is not None:
+            bans = [b for b in bans if b.jail == jail]
+        return bans[0] if bans else None
 
     def active(self, now: float) -> list[Ban]:
         """Bans still in force at ``now`` (permanent ones included), oldest first."""
@@ -122,14 +140,16 @@ class BanStore:
             )
             return cursor.rowcount
 
-    def flush(self) -> int:
-        """Lift every ban (counts stay); return how many there were."""
+    def flush(self, jail: str | None = None) -> int:
+        """Lift every ban (of ``jail``, or of all); counts stay. Return how many there were."""
         with self._write() as db:
-            return db.execute("DELETE FROM bans").rowcount
+            if jail is None:
+                return db.execute("DELETE FROM bans").rowcount
+            return db.execute("DELETE FROM bans WHERE jail = ?", (jail,)).rowcount
 
     def _bans(self, where: str, now: float) -> list[Ban]:
         rows = self._read(
-            f"SELECT {_COLUMNS} FROM bans WHERE {where} ORDER BY banned_at, target",  # noqa: S608
+            f"SELECT {_COLUMNS} FROM bans WHERE {where} ORDER BY banned_at, target, jail",  # noqa: S608
             (now,),
         )
         return [self._ban(row) for row in rows]
