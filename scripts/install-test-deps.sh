@@ -2,8 +2,10 @@
 # Install the Debian packages the tests use, when missing.
 #   fail2ban: its filters and annotated sample logs are the conformance corpus
 #             (GPL, so read from the package at test time, never copied).
+#   nftables, iptables, ipset, iproute2: the firewall backends are tested on
+#             the real kernel, in network namespaces (ip netns).
 set -eu
-packages="fail2ban"
+packages="fail2ban nftables iptables ipset iproute2"
 missing=""
 for package in $packages; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
