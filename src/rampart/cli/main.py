@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from rampart import __version__
-from rampart.cli import audit, ban
+from rampart.cli import audit, ban, watch
 from rampart.errors import RampartError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     audit.register(commands)
     ban.register(commands)
+    watch.register(commands)
     return parser
 
 

@@ -1,0 +1,385 @@
+"""``rampart watch``: follow the jails' logs, ban in the firewall, keep the bans.
+
+One reader thread per source (a followed file or the journal) turns lines
+into failures with the jail's filter and queues them. The main thread owns
+everything else: it counts failures, asks the guard, records each ban in
+the store *before* the kernel gets it (so no ban is lost if the firewall
+call fails; the next start restores it) and applies every ban of a burst
+in one firewall batch.
+
+Positions (file offsets and inodes, the journal cursor) are saved only for
+lines whose failures the main thread has handled, so after a restart no
+line is counted twice and none is skipped. On start every stored ban that
+is still active is restored in one batch and expired ones are dropped.
+"""
+
+import glob
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rampart.ban.guard import Guard
+from rampart.ban.jail import FailureCounter, ban_length, ban_target, make_ban
+from rampart.ban.types import Ban
+from rampart.config import JailSettings, Settings
+from rampart.detect import DEFAULT_FILTER_DIRS, Failure, Filter, LineMatcher, load_filter
+from rampart.errors import RampartError
+from rampart.firewall import BanBackend, BanScope
+from rampart.sources import FileTail, JournalSource, SourceError, TailPosition
+from rampart.store import BanStore
+
+log = logging.getLogger("rampart.watch")
+
+#: How often positions and the status file are written, at most (seconds).
+SAVE_INTERVAL = 1.0
+#: How often expired bans are purged from the store and lifted where the kernel cannot.
+EXPIRY_INTERVAL = 30.0
+
+
+class WatchError(RampartError):
+    """The daemon cannot start: no source for a jail, an unreadable filter, ..."""
+
+
+@dataclass
+class _Batch:
+    """What one read of one source produced, and where that source now stands."""
+
+    jail: str
+    failures: list[Failure]
+    source: str
+    position: dict[str, Any] | None
+
+
+@dataclass
+class JailState:
+    """A running jail: its settings, compiled filter and failure counter."""
+
+    name: str
+    settings: JailSettings
+    filter: Filter
+    counter: FailureCounter
+    sources: list[str] = field(default_factory=list)
+    bans: int = 0
+    failures: int = 0
+
+
+def jail_scope(name: str, settings: JailSettings) -> BanScope:
+    return BanScope(name=name, ports=settings.port, protocol=settings.protocol)
+
+
+def build_watcher(settings: Settings, *, dry_run: bool = False) -> "Watcher":
+    """The daemon wired from settings: store, backend (``log`` when dry), guard."""
+    from rampart.ban.guard import sshd_ports
+    from rampart.firewall import make_backend
+
+    backend = make_backend("log" if dry_run else settings.ban.backend)
+    store = BanStore(state_paths(settings)[0])
+    guard = Guard(ssh_ports=sshd_ports(), protect_ssh_sessions=settings.ban.protect_ssh_sessions)
+    return Watcher(settings, backend=backend, store=store, guard=guard)
+
+
+def state_paths(settings: Settings) -> tuple[Path, Path, Path]:
+    """The store, the positions file and the status file in the state directory."""
+    base = settings.state_dir
+    return base / "bans.sqlite3", base / "positions.json", base / "status.json"
+
+
+class Watcher:
+    """The ban daemon, wired from settings; ``run`` until ``stop`` is set."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        backend: BanBackend,
+        store: BanStore,
+        guard: Guard,
+        clock: Callable[[], float] = time.time,
+        use_inotify: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.store = store
+        self.guard = guard
+        self.clock = clock
+        self.use_inotify = use_inotify
+        _, self._positions_path, self._status_path = state_paths(settings)
+        self._positions: dict[str, Any] = _read_json(self._positions_path)
+        self._queue: queue.Queue[_Batch] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._readers_stop = threading.Event()
+        self._errors: queue.Queue[BaseException] = queue.Queue()
+        self.jails: dict[str, JailState] = {}
+        filter_dirs = (*settings.ban.filter_dirs, *DEFAULT_FILTER_DIRS)
+        for name, jail in settings.ban.jails.items():
+            if not jail.enabled:
+                continue
+            try:
+                compiled = Filter(load_filter(jail.filter or name, filter_dirs))
+            except RampartError as error:
+                raise WatchError(f"jail {name}: {error}") from None
+            counter = FailureCounter(jail.maxretry, jail.findtime)
+            self.jails[name] = JailState(name, jail, compiled, counter)
+        if not self.jails:
+            raise WatchError("no jail is enabled: nothing to watch")
+
+    # -- start -----------------------------------------------------------------
+
+    def start(self) -> int:
+        """Install the firewall part, restore stored bans, start the readers; bans restored."""
+        scopes = [jail_scope(name, state.settings) for name, state in self.jails.items()]
+        self.backend.install(scopes)
+        restored = self.restore()
+        for state in self.jails.values():
+            self._start_sources(state)
+        return restored
+
+    def restore(self) -> int:
+        """Put every active stored ban into the kernel in one batch; drop expired ones."""
+        now = self.clock()
+        self.store.purge_expired(now)
+        bans = [self._known_jail(ban) for ban in self.store.active(now)]
+        if bans:
+            self.backend.ban(bans, now)
+        return len(bans)
+
+    def _known_jail(self, ban: Ban) -> Ban:
+        """A ban of a jail no longer configured is kept, on all ports ("manual")."""
+        if ban.jail in self.jails or ban.jail == "manual":
+            return ban
+        return Ban(ban.target, "manual", ban.banned_at, ban.expires_at)
+
+    def _start_sources(self, state: JailState) -> None:
+        jail = state.settings
+        paths = _expand(jail.logpath)
+        # auto: the files if one exists (Debian 12 may have no auth.log), else the journal.
+        use_files = jail.source == "file" or (
+            jail.source == "auto" and any(p.exists() for p in paths)
+        )
+        if use_files:
+            if not paths:
+                raise WatchError(f"jail {state.name}: no log file matches {list(jail.logpath)}")
+            for path in paths:
+                self._spawn(state, f"file:{path}", self._follow_file, path)
+            return
+        matches = jail.journalmatch
+        if matches is None:
+            matches = state.filter.spec.journalmatch
+        self._spawn(state, f"journal:{state.name}", self._follow_journal, tuple(matches))
+
+    def _spawn(self, state: JailState, source: str, target: Callable[..., None], arg: Any) -> None:
+        state.sources.append(source)
+        thread = threading.Thread(
+            target=self._guarded, args=(target, state, source, arg), name=source, daemon=True
+        )
+        self._threads.append(thread)
+        thread.start()
+
+    def _guarded(self, target: Callable[..., None], *args: Any) -> None:
+        try:
+            target(*args)
+        except BaseException as error:  # reported by the main loop, which stops the daemon
+            self._errors.put(error)
+
+    # -- readers (threads) ---------------------------------------------------------
+
+    def _follow_file(self, state: JailState, source: str, path: Path) -> None:
+        saved = self._positions.get(source)
+        position = TailPosition(**saved) if isinstance(saved, dict) else None
+        matcher = LineMatcher(state.filter, now=self.clock, check_find_time=False)
+        with FileTail(path, position, use_inotify=self.use_inotify) as tail:
+            while not self._readers_stop.is_set():
+                lines = tail.read()
+                if lines:
+                    failures = []
+                    for lineno, text in lines:
+                        failures += matcher.process(lineno, text)[1]
+                    self._queue.put(_Batch(state.name, failures, source, asdict(tail.position)))
+                    continue
+                tail.wait(0.5)
+
+    def _follow_journal(self, state: JailState, source: str, matches: tuple[str, ...]) -> None:
+        saved = self._positions.get(source)
+        cursor = saved.get("cursor") if isinstance(saved, dict) else None
+        matcher = LineMatcher(state.filter, now=self.clock)
+        journal = JournalSource(matches, cursor=cursor if isinstance(cursor, str) else None)
+        with journal:
+            lineno = 0
+            while not self._readers_stop.is_set():
+                entries = journal.read(timeout=0.5)
+                if not entries:
+                    if journal.finished:
+                        raise SourceError("journalctl stopped")
+                    continue
+                failures = []
+                for entry in entries:
+                    lineno += 1
+                    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.time))
+                    failures += matcher.process_dated(lineno, entry.text, stamp, entry.time)[1]
+                self._queue.put(_Batch(state.name, failures, source, {"cursor": journal.cursor}))
+
+    # -- main loop ---------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Handle failures until ``stop`` is set (or a reader fails: WatchError)."""
+        last_save = last_expiry = time.monotonic()
+        try:
+            while not stop.is_set():
+                batches = self._next_batches(timeout=0.25)
+                if batches:
+                    self.handle(batches)
+                monotonic = time.monotonic()
+                if monotonic - last_save >= SAVE_INTERVAL:
+                    self.save()
+                    last_save = monotonic
+                if monotonic - last_expiry >= EXPIRY_INTERVAL:
+                    self.expire()
+                    last_expiry = monotonic
+                if not self._errors.empty():
+                    error = self._errors.get()
+                    raise WatchError(f"a log source failed: {error}") from error
+        finally:
+            self.close()
+
+    def _next_batches(self, timeout: float) -> list[_Batch]:
+        try:
+            batches = [self._queue.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                batches.append(self._queue.get_nowait())
+            except queue.Empty:
+                return batches
+
+    def handle(self, batches: Sequence[_Batch]) -> list[Ban]:
+        """Count the failures of ``batches``; store and apply the bans they call for."""
+        now = self.clock()
+        bans: dict[object, Ban] = {}
+        for batch in batches:
+            state = self.jails[batch.jail]
+            for failure in batch.failures:
+                ban = self._count(state, failure, now)
+                if ban is not None:
+                    bans[(ban.jail, ban.target)] = ban
+            if batch.position is not None:
+                self._positions[batch.source] = batch.position
+        if bans:
+            self.apply(list(bans.values()), now)
+        return list(bans.values())
+
+    def _count(self, state: JailState, failure: Failure, now: float) -> Ban | None:
+        state.failures += 1
+        settings = state.settings
+        target = ban_target(failure.host, settings.ipv6_prefix)
+        if target is None:
+            log.warning("jail %s: %r is not an address; not banned", state.name, failure.host)
+            return None
+        when = failure.time if failure.time is not None else now
+        if state.counter.add(target, when, now) < settings.maxretry:
+            return None
+        refusal = self.guard.refusal(
+            target, ignoreip=settings.ignoreip, ignoreself=settings.ignoreself
+        )
+        if refusal is not None:
+            log.warning("jail %s: not banning: %s", state.name, refusal)
+            return None
+        earlier = self.store.times_banned(target)
+        return make_ban(target, state.name, now, ban_length(settings, earlier))
+
+    def apply(self, bans: list[Ban], now: float) -> None:
+        """Store, then enforce (log-only jails are stored and logged, not enforced)."""
+        for ban in bans:
+            self.store.add(ban)
+            if ban.jail in self.jails:
+                self.jails[ban.jail].bans += 1
+            left = ban.remaining(now)
+            how_long = "for ever" if left is None else f"for {left:.0f} s"
+            log.warning("jail %s: banned %s %s", ban.jail, ban.target, how_long)
+        enforced = [b for b in bans if b.jail not in self.jails or self._enforced(b.jail)]
+        if enforced:
+            self.backend.ban(enforced, now)
+
+    def _enforced(self, jail: str) -> bool:
+        return self.jails[jail].settings.action == "ban"
+
+    def expire(self) -> None:
+        """Lift bans the kernel does not end by itself (permanent-now-lifted, over-long)."""
+        now = self.clock()
+        over = self.store.expired(now)
+        if over:
+            self.backend.unban(ban.target for ban in over)
+            self.store.purge_expired(now)
+
+    # -- state -------------------------------------------------------------------
+
+    def save(self) -> None:
+        """Write positions and the status file (atomically)."""
+        _write_json(self._positions_path, self._positions)
+        _write_json(self._status_path, self.status())
+
+    def status(self) -> dict[str, Any]:
+        now = self.clock()
+        return {
+            "pid": os.getpid(),
+            "time": now,
+            "jails": {
+                name: {
+                    "filter": state.filter.spec.name,
+                    "sources": state.sources,
+                    "failures": state.failures,
+                    "failing": state.counter.failing(now),
+                    "tracked": len(state.counter),
+                    "forgotten": state.counter.forgotten,
+                    "bans": state.bans,
+                }
+                for name, state in self.jails.items()
+            },
+        }
+
+    def close(self) -> None:
+        """Stop the readers, handle what they queued, save."""
+        self._readers_stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        leftovers = self._next_batches(timeout=0)
+        if leftovers:
+            self.handle(leftovers)
+        self.save()
+
+
+def _expand(patterns: Sequence[str]) -> list[Path]:
+    """Files matching each glob; a plain path is kept even when missing (waited for)."""
+    paths: list[Path] = []
+    for pattern in patterns:
+        if glob.has_magic(pattern):
+            paths += [Path(p) for p in sorted(glob.glob(pattern)) if not p.endswith((".gz", ".xz"))]
+        else:
+            paths.append(Path(pattern))
+    return list(dict.fromkeys(paths))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        log.warning("%s: unreadable (%s); starting from scratch", path, error)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write to a temporary file and rename: a crash never leaves half a file."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(data, indent=1, sort_keys=True))
+    os.replace(temporary, path)
