@@ -242,7 +242,8 @@ class Watcher:
                 if monotonic - last_expiry >= EXPIRY_INTERVAL:
                     self.expire()
                     last_expiry = monotonic
-                if not self._errors.empty():
+                if not self._errors.empty() and not stop.is_set():
+                    # (A signal that stops us reaches journalctl too: not a failure then.)
                     error = self._errors.get()
                     raise WatchError(f"a log source failed: {error}") from error
         finally:
