@@ -127,10 +127,17 @@ class Lan:
         return (self.host, self.attacker, self.bystander)
 
     def exec(
-        self, peer: Peer | str, argv: Sequence[str], *, timeout: float = 30.0, check: bool = True
+        self,
+        peer: Peer | str,
+        argv: Sequence[str],
+        *,
+        input_text: str | None = None,
+        timeout: float = 30.0,
+        check: bool = True,
     ) -> "subprocess.CompletedProcess[str]":
         """Run ``argv`` inside a peer's namespace (no shell), through ``rampart.system.run``."""
-        return run(["ip", "netns", "exec", _ns(peer), *argv], timeout=timeout, check=check)
+        argv = ["ip", "netns", "exec", _ns(peer), *argv]
+        return run(argv, input_text=input_text, timeout=timeout, check=check)
 
     def serve_tcp(self, port: int, peer: Peer | str | None = None) -> None:
         """Listen on ``port`` (IPv4 and IPv6) in ``peer`` (default: host) until teardown.
