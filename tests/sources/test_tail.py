@@ -100,6 +100,17 @@ def test_copytruncate_reads_from_the_start(log: Path) -> None:
         assert tail.read() == [LogLine(1, "new")]
 
 
+def test_copytruncate_lines_not_yet_read_are_taken_from_the_copy(log: Path) -> None:
+    append(log, "a\nb\n")
+    with FileTail(log) as tail:
+        assert texts(tail.read()) == ["a", "b"]
+        append(log, "c\nd\n")  # written, not yet read, when logrotate copies and truncates
+        log.with_name(log.name + ".1").write_bytes(log.read_bytes())
+        log.write_bytes(b"")
+        append(log, "e\n")
+        assert texts(tail.read()) == ["c", "d", "e"]
+
+
 def test_copytruncate_rewritten_past_our_offset(log: Path) -> None:
     append(log, "short\n")
     with FileTail(log) as tail:

@@ -101,12 +101,16 @@ class _Handle:
     def has_news(self) -> bool:
         return self.size() != self.offset + len(self.pending)
 
+    def truncated(self) -> bool:
+        """copytruncate: shorter than what we read, or rewritten past our offset."""
+        if self.size() < self.offset + len(self.pending):
+            return True
+        return bool(self.offset) and self.head(self.offset) != self.known_head
+
     def drain(self, limit: int = READ_LIMIT) -> tuple[list[LogLine], bool]:
         """Complete new lines, and whether ``limit`` stopped the reading early."""
-        if self.size() < self.offset + len(self.pending):
-            self.restart()  # copytruncate: the file is shorter than what we read
-        elif self.offset and self.head(self.offset) != self.known_head:
-            self.restart()  # copytruncate and rewritten past our offset
+        if self.truncated():
+            self.restart()
         chunks = [self.pending]
         at, total = self.offset + len(self.pending), 0
         while total < limit:
@@ -240,6 +244,8 @@ class FileTail:
             lines += got
             retired_quiet = not got
         if current is not None:
+            if current.truncated():
+                lines += self._copied_rest(current)
             got, limited = current.drain()
             lines += got
             more = more or limited
@@ -258,6 +264,47 @@ class FileTail:
             lines += self._retire(None)  # the writer moved on to the new file
         self._more = more
         return lines
+
+    def _copied_rest(self, truncated: _Handle) -> list[LogLine]:
+        """copytruncate: what we had not read yet is in the copy (``auth.log.1``), if any.
+
+        logrotate copies the file, then truncates it; lines written between our
+        last read and the truncation are only in the copy. The copy is known by
+        its first bytes, which are the ones we read from the file.
+        """
+        if not truncated.offset:
+            return []
+        try:
+            names = sorted(entry.name for entry in os.scandir(self.path.parent))
+        except OSError:
+            return []
+        for name in names:
+            if not name.startswith(self.path.name + ".") or name.endswith((".gz", ".xz", ".bz2")):
+                continue
+            try:
+                copy = _open(self.path.parent / name)
+            except SourceError:
+                continue
+            if copy is None:
+                continue
+            try:
+                if (
+                    copy.size() < truncated.offset
+                    or copy.head(truncated.offset) != truncated.known_head
+                ):
+                    continue
+                copy.restart(truncated.offset, truncated.lineno)
+                copy.pending = truncated.pending
+                lines: list[LogLine] = []
+                while True:
+                    got, limited = copy.drain()
+                    lines += got
+                    if not limited:
+                        break
+                return lines + copy.flush()
+            finally:
+                copy.close()
+        return []
 
     def _reopen(self) -> _Handle | None:
         """The file now at ``path`` when it is not the one we follow."""
