@@ -8,7 +8,7 @@ import pytest
 
 from rampart.ban.types import parse_target
 from rampart.firewall import BanScope, FirewallError, NftablesBans
-from rampart.firewall.nftables import jail_of, set_name
+from rampart.firewall.nftables import KINDS, jail_of, set_name
 from tests.firewall.contract import SSHD, Kernel, KernelContract, KernelState, bans
 from tests.netns import Lan
 
@@ -41,7 +41,11 @@ def rampart_state(lan: Lan) -> KernelState:
             held = state.setdefault(owner[0], {})
             elements = item["set"].get("elem", [])
             assert isinstance(elements, list)
-            held.update(element_text(element) for element in elements)
+            # The 6p64 set holds /64s as bare network addresses (matched through a mask).
+            suffix = "/64" if owner[1] == "6p64" else ""
+            for element in elements:
+                text, left = element_text(element)
+                held[text + suffix] = left
     return state
 
 
@@ -73,19 +77,29 @@ class TestNftables(KernelContract):
             "0day": "meta l4proto udp",
             "manual": "",
         }
+        sources = {
+            "4": "ip saddr",
+            "6": "ip6 saddr",
+            "6p64": "ip6 saddr & ffff:ffff:ffff:ffff:: ==",  # nft prints the masked lookup so
+            "4n": "ip saddr",
+            "6n": "ip6 saddr",
+        }
         expected = {
-            f"{family} saddr @{set_name(jail, version)} {match} counter packets 0 bytes 0 drop"
+            f"{source} @{set_name(jail, kind)} {match} counter packets 0 bytes 0 drop"
             f' comment "{jail}"'.replace("  ", " ")
             for jail, match in matches.items()
-            for family, version in (("ip", 4), ("ip6", 6))
+            for kind, source in sources.items()
         }
         assert set(rules) == expected
         listed = nft_json(lan, "list", "sets")
         sets = {str(item["set"]["name"]): item["set"] for item in listed if "set" in item}
         assert set(sets) == {
-            set_name(j, v) for j in ("sshd", "web", "0day", "manual") for v in (4, 6)
+            set_name(j, kind) for j in ("sshd", "web", "0day", "manual") for kind in KINDS
         }
-        assert all(s["flags"] == ["interval", "timeout"] for s in sets.values())
+        hashed = {name: s for name, s in sets.items() if not name.endswith("n")}
+        assert all(s["flags"] == ["timeout"] for s in hashed.values()), "hash sets: fast"
+        ranged = {name: s for name, s in sets.items() if name.endswith("n")}
+        assert all(s["flags"] == ["interval", "timeout"] for s in ranged.values())
         assert sets["j.0day_6"]["type"] == "ipv6_addr"
 
     def test_wider_ban_takes_over_narrower(self, lan: Lan, backend: NftablesBans) -> None:
@@ -94,15 +108,24 @@ class TestNftables(KernelContract):
         backend.ban(bans("sshd", *narrow), time.time())
         wide = parse_target("2001:db8:1::/64")
         backend.ban(bans("sshd", wide, "2001:db8:1::9"), time.time())  # and one inside it
-        assert rampart_state(lan)["sshd"].keys() == {"2001:db8:1::/64"}
-        backend.ban(bans("sshd", "2001:db8:1::3"), time.time())  # covered already: no change
-        assert backend.listed()["sshd"] == {wide}
+        # Addresses and /64s live in different hash sets: each keeps its own end.
+        held = {"2001:db8:1::/64", "2001:db8:1::9", *(str(n.network_address) for n in narrow)}
+        assert rampart_state(lan)["sshd"].keys() == held
+        backend.ban(bans("sshd", "2001:db8:1::3"), time.time())
+        assert backend.listed()["sshd"] == {wide, parse_target("2001:db8:1::9"), *narrow}
+        wider = parse_target("2001:db8::/32")  # an interval set: what is inside gives way there
+        backend.ban(bans("sshd", "2001:db8:1:0:8000::/65", wider), time.time())
+        assert rampart_state(lan)["sshd"].keys() == held | {"2001:db8::/32"}
 
     def test_few_narrower_give_way_one_by_one(self, lan: Lan, backend: NftablesBans) -> None:
         backend.install([SSHD])
         backend.ban(bans("sshd", "192.0.2.200", "192.0.2.201", "198.51.100.7"), time.time())
         backend.ban(bans("sshd", "192.0.2.200/31"), time.time())
-        assert rampart_state(lan)["sshd"].keys() == {"192.0.2.200/31", "198.51.100.7"}
+        held = {"192.0.2.200", "192.0.2.201", "198.51.100.7", "192.0.2.200/31"}
+        assert rampart_state(lan)["sshd"].keys() == held
+        backend.ban(bans("sshd", "192.0.2.200/30", "192.0.2.204/31"), time.time())
+        held = held - {"192.0.2.200/31"} | {"192.0.2.200/30", "192.0.2.204/31"}
+        assert rampart_state(lan)["sshd"].keys() == held
 
     def test_uninstall_leaves_other_tables(self, lan: Lan, backend: NftablesBans) -> None:
         foreign = (
