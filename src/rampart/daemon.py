@@ -142,12 +142,15 @@ class Watcher:
         return restored
 
     def restore(self) -> int:
-        """Put every active stored ban into the kernel in one batch; drop expired ones."""
+        """Make the kernel hold exactly the active stored bans (one batch); drop expired ones.
+
+        The store is the truth: every ban is stored before it is enforced, by
+        the daemon and by ``rampart ban add`` alike.
+        """
         now = self.clock()
         self.store.purge_expired(now)
         bans = [self._known_jail(ban) for ban in self.store.active(now)]
-        if bans:
-            self.backend.ban(bans, now)
+        self.backend.restore(bans, now)
         return len(bans)
 
     def _known_jail(self, ban: Ban) -> Ban:

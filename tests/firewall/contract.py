@@ -197,6 +197,23 @@ class KernelContract:
         assert backend.listed() == {"sshd": set(four) | set(six), "manual": set()}
         assert len(kernel()["sshd"]) == 20_000
 
+    def test_restore_holds_exactly_the_bans_given(
+        self, lan: Lan, backend: BanBackend, kernel: Kernel
+    ) -> None:
+        backend.install([SSHD])
+        now = time.time()
+        backend.ban(bans("sshd", "198.51.100.1", "2001:db8:9::/64", "203.0.113.0/24"), now)
+        backend.ban(bans("manual", "198.51.100.2"), now)
+        kept = [*bans("sshd", "198.51.100.3", "2001:db8:7::/64"), *bans("manual", "10.1.0.0/16")]
+        backend.restore(kept, now)
+        assert backend.listed() == {
+            "sshd": {parse_target("198.51.100.3"), parse_target("2001:db8:7::/64")},
+            "manual": {parse_target("10.1.0.0/16")},
+        }
+        with pytest.raises(FirewallError, match="nope"):
+            backend.restore(bans("nope", "198.51.100.9"), now)
+        assert len(kernel()["sshd"]) == 2, "a refused restore changes nothing"
+
     def test_bad_values_change_nothing(
         self, served: Lan, backend: BanBackend, kernel: Kernel
     ) -> None:

@@ -148,6 +148,14 @@ class BanBackend(ABC):
         error naming it.
         """
 
+    def restore(self, bans: Sequence[Ban], now: float) -> None:
+        """Make the kernel hold exactly ``bans`` (the daemon's start, from the store).
+
+        Backends replace everything in one atomic batch; this fallback is two steps.
+        """
+        self.flush()
+        self.ban(bans, now)
+
     @abstractmethod
     def unban(self, targets: Iterable[BanTarget], jail: str | None = None) -> None:
         """Lift the bans of ``targets`` in ``jail`` (None: in every jail); missing ones are fine."""

@@ -122,6 +122,16 @@ class IptablesBans(BanBackend):
         self._ipset_restore(f"flush {name}\n" for name in sorted(self._jail_sets(jail)))
 
     def ban(self, bans: Sequence[Ban], now: float) -> None:
+        self._ipset_restore(self._ban_lines(bans, now))
+
+    def restore(self, bans: Sequence[Ban], now: float) -> None:
+        """Every set flushed and filled with ``bans``, in one ``ipset restore``."""
+        lines = self._ban_lines(bans, now)
+        flushes = [f"flush {name}\n" for name in sorted(self._jail_sets(None))]
+        self._ipset_restore([*flushes, *lines])
+
+    def _ban_lines(self, bans: Sequence[Ban], now: float) -> list[str]:
+        """The ``add`` lines of ``bans`` grouped by set; a jail not installed is an error."""
         lines: dict[str, list[str]] = {}  # by set: ipset sends a set's run of lines at once
         jails: set[str] = set()
         for one in bans:
@@ -139,12 +149,12 @@ class IptablesBans(BanBackend):
                 f"add {name} {net} timeout {seconds}\n" for net in _nets(target)
             )
         if not jails:
-            return
+            return []
         existing = self._set_names()
         missing = sorted(j for j in jails if set_name(j, 4) not in existing)
         if missing:
             raise FirewallError(f"jail {', '.join(missing)} is not installed in ipset")
-        self._ipset_restore(line for group in lines.values() for line in group)
+        return [line for group in lines.values() for line in group]
 
     def unban(self, targets: Iterable[BanTarget], jail: str | None = None) -> None:
         wanted = {check_target(target) for target in targets}

@@ -65,6 +65,14 @@ class LogOnlyBans(BanBackend):
             how_long = "for ever" if left is None else f"for {left:.0f} s"
             log.info("dry run: would ban %s in jail %s %s", target, jail, how_long)
 
+    def restore(self, bans: Sequence[Ban], now: float) -> None:
+        missing = sorted({check_jail(b.jail) for b in bans} - set(self._scopes))
+        if missing:
+            raise FirewallError(f"jail {', '.join(missing)} is not installed (dry run)")
+        for held in self._held.values():
+            held.clear()
+        self.ban(bans, now)
+
     def unban(self, targets: Iterable[BanTarget], jail: str | None = None) -> None:
         wanted = {check_target(target) for target in targets}
         for name in self._jails(jail):
