@@ -151,3 +151,11 @@ def test_add_many_is_one_transaction_and_flush_by_jail(store: BanStore) -> None:
     assert len(store.active(NOW)) == 100
     assert store.flush("nginx") == 50
     assert {b.jail for b in store.active(NOW)} == {"sshd"}
+
+
+def test_a_tampered_row_is_one_error(store: BanStore) -> None:
+    store.add(ban("192.0.2.7"))
+    with closing(sqlite3.connect(store.path)) as db, db:
+        db.execute("UPDATE bans SET target = '192.0.2.7; drop/32'")
+    with pytest.raises(StoreError, match="bad row"):
+        store.active(NOW)
