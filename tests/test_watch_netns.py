@@ -185,3 +185,27 @@ def test_ignoreip_is_never_banned(protected: tuple[Lan, Daemon, Path]) -> None:
     assert refused.returncode == 2
     assert "ignoreip" in refused.stderr
     assert refused.stderr.count("\n") == 1, "one line"
+
+
+@pytest.mark.parametrize("how", ["rename", "copytruncate"])
+def test_rotation_in_the_middle_of_an_attack_loses_no_failure(
+    protected: tuple[Lan, Daemon, Path], how: str
+) -> None:
+    net, daemon, log = protected
+    attack(log, str(net.attacker.ip4), 2)
+    # The daemon keeps up with the log, as it does when logrotate comes by.
+    status = daemon.state / "status.json"
+    deadline = time.monotonic() + 10
+    while '"failures": 2' not in (status.read_text() if status.exists() else ""):
+        assert time.monotonic() < deadline, "the daemon never read the first failures"
+        time.sleep(0.1)
+    rotated = log.with_name(log.name + ".1")
+    if how == "rename":
+        log.rename(rotated)
+        log.touch()
+    else:
+        rotated.write_bytes(log.read_bytes())
+        log.write_bytes(b"")
+    attack(log, str(net.attacker.ip4), 1, first_pid=400)
+    wait_blocked(net, net.host.ip4)
+    assert net.can_connect(net.bystander, net.host.ip4, PORT)
