@@ -23,13 +23,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rampart.ban.guard import Guard
 from rampart.ban.jail import FailureCounter, ban_length, ban_target, make_ban
 from rampart.ban.types import Ban
 from rampart.config import JailSettings, Settings
-from rampart.detect import DEFAULT_FILTER_DIRS, Failure, Filter, LineMatcher, load_filter
+from rampart.detect import DEFAULT_FILTER_DIRS, Filter, LineMatcher, load_filter
 from rampart.errors import RampartError
 from rampart.firewall import BanBackend, BanScope
 from rampart.sources import FileTail, JournalSource, SourceError, TailPosition
@@ -37,6 +37,11 @@ from rampart.store import BanStore
 
 log = logging.getLogger("rampart.watch")
 
+#: Lines matched per batch, and batches queued at most: a reader that runs ahead
+#: of the main thread (a large backlog) waits instead of filling the memory.
+BATCH_LINES = 4096
+READ_BYTES = 1 << 20
+QUEUE_BATCHES = 16
 #: How often positions and the status file are written, at most (seconds).
 SAVE_INTERVAL = 1.0
 #: How often expired bans are purged from the store and lifted where the kernel cannot.
@@ -47,12 +52,19 @@ class WatchError(RampartError):
     """The daemon cannot start: no source for a jail, an unreadable filter, ..."""
 
 
+class Seen(NamedTuple):
+    """A failure as the main thread needs it: who and when (no matched lines: memory)."""
+
+    host: str
+    time: float | None
+
+
 @dataclass
 class _Batch:
-    """What one read of one source produced, and where that source now stands."""
+    """Failures of part of one read of one source; the last part says where it now stands."""
 
     jail: str
-    failures: list[Failure]
+    failures: list[Seen]
     source: str
     position: dict[str, Any] | None
 
@@ -112,7 +124,7 @@ class Watcher:
         self.use_inotify = use_inotify
         _, self._positions_path, self._status_path = state_paths(settings)
         self._positions: dict[str, Any] = _read_json(self._positions_path)
-        self._queue: queue.Queue[_Batch] = queue.Queue()
+        self._queue: queue.Queue[_Batch] = queue.Queue(maxsize=QUEUE_BATCHES)
         self._threads: list[threading.Thread] = []
         self._readers_stop = threading.Event()
         self._errors: queue.Queue[BaseException] = queue.Queue()
@@ -197,16 +209,24 @@ class Watcher:
         saved = self._positions.get(source)
         position = TailPosition(**saved) if isinstance(saved, dict) else None
         matcher = LineMatcher(state.filter, now=self.clock, check_find_time=False)
-        with FileTail(path, position, use_inotify=self.use_inotify) as tail:
+        tail = FileTail(path, position, use_inotify=self.use_inotify, read_limit=READ_BYTES)
+        with tail:
             while not self._readers_stop.is_set():
                 lines = tail.read()
-                if lines:
-                    failures = []
-                    for lineno, text in lines:
-                        failures += matcher.process(lineno, text)[1]
-                    self._queue.put(_Batch(state.name, failures, source, asdict(tail.position)))
+                if not lines:
+                    tail.wait(0.5)
                     continue
-                tail.wait(0.5)
+                for start in range(0, len(lines), BATCH_LINES):
+                    chunk = lines[start : start + BATCH_LINES]
+                    failures = [
+                        Seen(failure.host, failure.time)
+                        for lineno, text in chunk
+                        for failure in matcher.process(lineno, text)[1]
+                    ]
+                    last = start + BATCH_LINES >= len(lines)
+                    reached = asdict(tail.position) if last else None
+                    if not self._put(_Batch(state.name, failures, source, reached)):
+                        return
 
     def _follow_journal(self, state: JailState, source: str, matches: tuple[str, ...]) -> None:
         saved = self._positions.get(source)
@@ -221,12 +241,25 @@ class Watcher:
                     if journal.finished:
                         raise SourceError("journalctl stopped")
                     continue
-                failures = []
+                failures: list[Seen] = []
                 for entry in entries:
                     lineno += 1
                     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.time))
-                    failures += matcher.process_dated(lineno, entry.text, stamp, entry.time)[1]
-                self._queue.put(_Batch(state.name, failures, source, {"cursor": journal.cursor}))
+                    found = matcher.process_dated(lineno, entry.text, stamp, entry.time)[1]
+                    failures += [Seen(failure.host, failure.time) for failure in found]
+                batch = _Batch(state.name, failures, source, {"cursor": journal.cursor})
+                if not self._put(batch):
+                    return
+
+    def _put(self, batch: _Batch) -> bool:
+        """Queue ``batch``, waiting while the queue is full; False once the daemon stops."""
+        while not self._readers_stop.is_set():
+            try:
+                self._queue.put(batch, timeout=0.25)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     # -- main loop ---------------------------------------------------------------
 
@@ -279,7 +312,7 @@ class Watcher:
             self.apply(list(bans.values()), now)
         return list(bans.values())
 
-    def _count(self, state: JailState, failure: Failure, now: float) -> Ban | None:
+    def _count(self, state: JailState, failure: Seen, now: float) -> Ban | None:
         state.failures += 1
         settings = state.settings
         target = ban_target(failure.host, settings.ipv6_prefix)
@@ -354,8 +387,12 @@ class Watcher:
         for thread in self._threads:
             thread.join(timeout=5)
         leftovers = self._next_batches(timeout=0)
-        if leftovers:
-            self.handle(leftovers)
+        # Failures after a source's last saved position are read again at the next
+        # start: handling them now as well would count them twice.
+        complete = {b.source: index for index, b in enumerate(leftovers) if b.position}
+        kept = [b for index, b in enumerate(leftovers) if index <= complete.get(b.source, -1)]
+        if kept:
+            self.handle(kept)
         self.save()
 
 

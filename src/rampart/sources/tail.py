@@ -206,8 +206,10 @@ class FileTail:
         from_end: bool = False,
         poll_interval: float = 1.0,
         use_inotify: bool = True,
+        read_limit: int = READ_LIMIT,
     ) -> None:
         self.path = path
+        self.read_limit = read_limit
         self.poll_interval = poll_interval
         self._use_inotify = use_inotify
         self._inotify: Inotify | None = None
@@ -240,24 +242,25 @@ class FileTail:
         retired, current = self._retired, self._current
         more = retired_quiet = False
         if retired is not None:
-            got, more = retired.drain()
+            got, more = retired.drain(self.read_limit)
             lines += got
             retired_quiet = not got
         if current is not None:
             if current.truncated():
                 lines += self._copied_rest(current)
-            got, limited = current.drain()
+            got, limited = current.drain(self.read_limit)
             lines += got
             more = more or limited
         fresh = self._reopen()
         if fresh is not None:
             if current is not None:
-                got, limited = current.drain()  # written between our read and the rename
+                # Written between our read and the rename:
+                got, limited = current.drain(self.read_limit)
                 lines += got
                 more = more or limited
                 lines += self._retire(current)
             self._current = fresh
-            got, limited = fresh.drain()
+            got, limited = fresh.drain(self.read_limit)
             lines += got
             more = more or limited
         elif retired_quiet and current is not None and current.offset + len(current.pending):
