@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 from rampart.ban.guard import Guard
 from rampart.ban.jail import FailureCounter, ban_length, ban_target, make_ban
-from rampart.ban.types import Ban
+from rampart.ban.types import Ban, StoredBan
 from rampart.config import JailSettings, Settings
 from rampart.detect import DEFAULT_FILTER_DIRS, Filter, LineMatcher, load_filter
 from rampart.errors import RampartError
@@ -161,15 +161,15 @@ class Watcher:
         """
         now = self.clock()
         self.store.purge_expired(now)
-        bans = [self._known_jail(ban) for ban in self.store.active(now)]
+        bans = [self._known_jail(ban) for ban in self.store.active_stored(now)]
         self.backend.restore(bans, now)
         return len(bans)
 
-    def _known_jail(self, ban: Ban) -> Ban:
+    def _known_jail(self, ban: StoredBan) -> StoredBan:
         """A ban of a jail no longer configured is kept, on all ports ("manual")."""
         if ban.jail in self.jails or ban.jail == "manual":
             return ban
-        return Ban(ban.target, "manual", ban.banned_at, ban.expires_at)
+        return ban._replace(jail="manual")
 
     def _start_sources(self, state: JailState) -> None:
         jail = state.settings

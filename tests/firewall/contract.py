@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
-from rampart.ban.types import Ban, BanTarget, parse_target
+from rampart.ban.types import Ban, BanTarget, StoredBan, parse_target
 from rampart.firewall import BanBackend, BanScope, FirewallError
 from tests.netns import Lan
 
@@ -213,6 +213,25 @@ class KernelContract:
         with pytest.raises(FirewallError, match="nope"):
             backend.restore(bans("nope", "198.51.100.9"), now)
         assert len(kernel()["sshd"]) == 2, "a refused restore changes nothing"
+
+    def test_restore_from_the_store_text(self, lan: Lan, backend: BanBackend) -> None:
+        backend.install([SSHD])
+        now = time.time()
+        stored = [
+            StoredBan("198.51.100.3/32", "sshd", now, now + 600),
+            StoredBan("2001:db8:7::/64", "sshd", now, None),
+            StoredBan("10.1.0.0/16", "manual", now, now + 600),
+            StoredBan("198.51.100.4/32", "sshd", now - 700, now - 100),  # over: skipped
+        ]
+        backend.restore(stored, now)
+        assert backend.listed() == {
+            "sshd": {parse_target("198.51.100.3"), parse_target("2001:db8:7::/64")},
+            "manual": {parse_target("10.1.0.0/16")},
+        }
+        for bad in ("198.51.100.3/24", "1.2.3.4; flush ruleset/32", "::g/128", "10.0.0.0/33"):
+            with pytest.raises(FirewallError, match=r"not an (IP )?address or network"):
+                backend.restore([StoredBan(bad, "sshd", now, None)], now)
+        assert len(backend.listed()["sshd"]) == 2, "a refused restore changes nothing"
 
     def test_bad_values_change_nothing(
         self, served: Lan, backend: BanBackend, kernel: Kernel

@@ -8,6 +8,7 @@ the firewall or the database can be anything but an address.
 
 import ipaddress
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from rampart.errors import UsageError
 
@@ -41,3 +42,25 @@ class Ban:
     def remaining(self, now: float) -> float | None:
         """Seconds left (None: permanent); 0 once expired."""
         return None if self.expires_at is None else max(0.0, self.expires_at - now)
+
+
+class StoredBan(NamedTuple):
+    """A ban as the store holds it, its target still text (``192.0.2.7/32``).
+
+    A start restores 100,000 of these: building an ipaddress object for each
+    costs most of a second, so a backend may parse the text itself, as
+    strictly (nftables: inet_pton, no host bits), or turn it into a
+    :class:`Ban` with :meth:`ban`.
+    """
+
+    target: str
+    jail: str
+    banned_at: float
+    expires_at: float | None
+
+    def remaining(self, now: float) -> float | None:
+        return None if self.expires_at is None else max(0.0, self.expires_at - now)
+
+    def ban(self) -> Ban:
+        """The same ban with its target parsed (UsageError if it is not a network)."""
+        return Ban(parse_target(self.target), self.jail, self.banned_at, self.expires_at)

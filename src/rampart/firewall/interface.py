@@ -17,8 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from rampart.ban.types import Ban, BanTarget
-from rampart.errors import RampartError
+from rampart.ban.types import Ban, BanTarget, StoredBan
+from rampart.errors import RampartError, UsageError
 
 Protocol = Literal["tcp", "udp", "all"]
 PortRanges = tuple[tuple[int, int], ...]
@@ -88,6 +88,14 @@ def with_manual(scopes: Iterable[BanScope]) -> dict[str, BanScope]:
     return found
 
 
+def as_bans(bans: Sequence[Ban | StoredBan]) -> list[Ban]:
+    """Stored bans parsed (strictly); a target that is not a network is a FirewallError."""
+    try:
+        return [one.ban() if isinstance(one, StoredBan) else one for one in bans]
+    except UsageError as error:
+        raise FirewallError(str(error)) from None
+
+
 def netns_prefix(netns: str | None) -> list[str]:
     """``ip netns exec NS`` before a command, or nothing; the name is checked first."""
     if netns is None:
@@ -148,13 +156,14 @@ class BanBackend(ABC):
         error naming it.
         """
 
-    def restore(self, bans: Sequence[Ban], now: float) -> None:
+    def restore(self, bans: Sequence[Ban | StoredBan], now: float) -> None:
         """Make the kernel hold exactly ``bans`` (the daemon's start, from the store).
 
         Backends replace everything in one atomic batch; this fallback is two steps.
         """
+        parsed = as_bans(bans)
         self.flush()
-        self.ban(bans, now)
+        self.ban(parsed, now)
 
     @abstractmethod
     def unban(self, targets: Iterable[BanTarget], jail: str | None = None) -> None:

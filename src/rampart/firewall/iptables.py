@@ -34,11 +34,12 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
 
-from rampart.ban.types import Ban, BanTarget
+from rampart.ban.types import Ban, BanTarget, StoredBan
 from rampart.firewall.interface import (
     BanBackend,
     BanScope,
     FirewallError,
+    as_bans,
     check_jail,
     check_target,
     netns_prefix,
@@ -124,9 +125,9 @@ class IptablesBans(BanBackend):
     def ban(self, bans: Sequence[Ban], now: float) -> None:
         self._ipset_restore(self._ban_lines(bans, now))
 
-    def restore(self, bans: Sequence[Ban], now: float) -> None:
+    def restore(self, bans: Sequence[Ban | StoredBan], now: float) -> None:
         """Every set flushed and filled with ``bans``, in one ``ipset restore``."""
-        lines = self._ban_lines(bans, now)
+        lines = self._ban_lines(as_bans(bans), now)
         flushes = [f"flush {name}\n" for name in sorted(self._jail_sets(None))]
         self._ipset_restore([*flushes, *lines])
 

@@ -11,11 +11,12 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from rampart.ban.types import Ban, BanTarget
+from rampart.ban.types import Ban, BanTarget, StoredBan
 from rampart.firewall.interface import (
     BanBackend,
     BanScope,
     FirewallError,
+    as_bans,
     check_jail,
     check_target,
     with_manual,
@@ -65,7 +66,8 @@ class LogOnlyBans(BanBackend):
             how_long = "for ever" if left is None else f"for {left:.0f} s"
             log.info("dry run: would ban %s in jail %s %s", target, jail, how_long)
 
-    def restore(self, bans: Sequence[Ban], now: float) -> None:
+    def restore(self, bans: Sequence[Ban | StoredBan], now: float) -> None:
+        bans = as_bans(bans)
         missing = sorted({check_jail(b.jail) for b in bans} - set(self._scopes))
         if missing:
             raise FirewallError(f"jail {', '.join(missing)} is not installed (dry run)")
