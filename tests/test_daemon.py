@@ -228,3 +228,22 @@ def test_status_file_reports_the_jails(start: Callable[..., Running], log: Path)
     status_file = state_paths(daemon.watcher.settings)[2]
     wait_until(lambda: status_file.exists() and '"failures": 1' in status_file.read_text())
     assert os.stat(status_file.parent).st_mode & 0o777 == 0o700
+
+
+def test_an_ended_ban_is_lifted_in_its_own_jail_only(tmp_path: Path, log: Path) -> None:
+    settings = settings_for(tmp_path, log)
+    daemon = Running(settings)
+    try:
+        now = time.time()
+        target = parse_target(ATTACKER)
+        ending = Ban(target, "sshd", now - 100, now + 0.2)
+        lasting = Ban(target, "manual", now - 100, now + 3600)
+        for ban in (ending, lasting):
+            daemon.store.add(ban)
+        daemon.backend.ban([ending, lasting], now)
+        time.sleep(0.3)
+        daemon.watcher.expire()
+        assert daemon.store.get(target, "sshd") is None
+        assert daemon.backend.listed()["manual"] == {target}, "another jail's ban stays"
+    finally:
+        daemon.stop()

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 from rampart.ban.guard import Guard
 from rampart.ban.jail import FailureCounter, ban_length, ban_target, make_ban
-from rampart.ban.types import Ban, StoredBan
+from rampart.ban.types import Ban, BanTarget, StoredBan
 from rampart.config import JailSettings, Settings
 from rampart.detect import DEFAULT_FILTER_DIRS, Filter, LineMatcher, load_filter
 from rampart.errors import RampartError
@@ -348,11 +348,19 @@ class Watcher:
         return self.jails[jail].settings.action == "ban"
 
     def expire(self) -> None:
-        """Lift bans the kernel does not end by itself (permanent-now-lifted, over-long)."""
+        """Lift ended bans the kernel cannot end by itself (longer than its timeouts allow).
+
+        Each is lifted in its own jail only: the same address may be banned
+        by another jail for longer.
+        """
         now = self.clock()
-        over = self.store.expired(now)
+        over: dict[str, list[BanTarget]] = {}
+        for ban in self.store.expired(now):
+            jail = ban.jail if ban.jail in self.jails else "manual"
+            over.setdefault(jail, []).append(ban.target)
+        for jail, targets in over.items():
+            self.backend.unban(targets, jail)
         if over:
-            self.backend.unban(ban.target for ban in over)
             self.store.purge_expired(now)
 
     # -- state -------------------------------------------------------------------
