@@ -332,9 +332,9 @@ class Watcher:
         return make_ban(target, state.name, now, ban_length(settings, earlier))
 
     def apply(self, bans: list[Ban], now: float) -> None:
-        """Store, then enforce (log-only jails are stored and logged, not enforced)."""
+        """Store (one transaction), then enforce (log-only jails: stored and logged only)."""
+        self.store.add_many(bans)
         for ban in bans:
-            self.store.add(ban)
             if ban.jail in self.jails:
                 self.jails[ban.jail].bans += 1
             left = ban.remaining(now)
