@@ -247,3 +247,20 @@ def test_an_ended_ban_is_lifted_in_its_own_jail_only(tmp_path: Path, log: Path) 
         assert daemon.backend.listed()["manual"] == {target}, "another jail's ban stays"
     finally:
         daemon.stop()
+
+
+def test_a_log_only_jail_never_reaches_the_kernel_not_even_after_a_restart(
+    tmp_path: Path, log: Path
+) -> None:
+    settings = settings_for(tmp_path, log, maxretry=1, action="log")
+    first = Running(settings)
+    append(log, failure_line(ATTACKER, 1))
+    wait_until(lambda: first.banned() == {f"{ATTACKER}/32"})
+    assert first.backend.listed()["sshd"] == set()
+    first.stop()
+    second = Running(settings)
+    try:
+        assert second.restored == 0
+        assert second.backend.listed()["sshd"] == set()
+    finally:
+        second.stop()

@@ -162,6 +162,8 @@ class Watcher:
         now = self.clock()
         self.store.purge_expired(now)
         bans = [self._known_jail(ban) for ban in self.store.active_stored(now)]
+        # A log-only jail's bans are on record, never in the kernel.
+        bans = [ban for ban in bans if ban.jail not in self.jails or self._enforced(ban.jail)]
         self.backend.restore(bans, now)
         return len(bans)
 
