@@ -72,7 +72,8 @@ class BanControl:
         ban = make_ban(target, jail, now, None if length == PERMANENT else length)
         self.backend.install(scopes(self.settings))
         self.store.add(ban)
-        self.backend.ban([ban], now)
+        if settings.action == "ban":  # a log-only jail records, never enforces
+            self.backend.ban([ban], now)
         return ban
 
     def remove(self, text: str, *, jail: str | None = None) -> int:
