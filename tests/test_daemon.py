@@ -6,7 +6,9 @@ and real rotations: counting, ignoreip, restarts, restores and increments.
 """
 
 import datetime
+import json
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -262,5 +264,69 @@ def test_a_log_only_jail_never_reaches_the_kernel_not_even_after_a_restart(
     try:
         assert second.restored == 0
         assert second.backend.listed()["sshd"] == set()
+    finally:
+        second.stop()
+
+
+# A stand-in journalctl (journald does not run in CI): prints the entries of a
+# JSON-lines file as ``journalctl -o json`` does, after --after-cursor if given,
+# then, with --follow, waits like the real one.
+FAKE_JOURNALCTL = """#!{python}
+import json, os, sys, time
+entries = [json.loads(line) for line in open(os.environ["FAKE_JOURNAL"])]
+after = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--after-cursor=")), None)
+if after is not None:
+    cursors = [e["__CURSOR"] for e in entries]
+    entries = entries[cursors.index(after) + 1:]
+for entry in entries:
+    sys.stdout.write(json.dumps(entry) + "\\n")
+sys.stdout.flush()
+if "--follow" in sys.argv:
+    time.sleep(3600)
+"""
+
+
+def journal_entry(number: int, address: str) -> dict[str, str]:
+    return {
+        "__CURSOR": f"s=ab;i={number:x};b=cd;m=1;t=2;x=3",
+        "__REALTIME_TIMESTAMP": str(int(time.time() * 1e6)),
+        "_HOSTNAME": "web1",
+        "SYSLOG_IDENTIFIER": "sshd",
+        "_PID": str(1000 + number),
+        "_COMM": "sshd",
+        "_SYSTEMD_UNIT": "ssh.service",
+        "MESSAGE": f"Failed password for invalid user admin from {address} port 4{number} ssh2",
+    }
+
+
+def test_journal_source_bans_and_a_restart_continues_after_the_cursor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "journalctl"
+    fake.write_text(FAKE_JOURNALCTL.format(python=sys.executable))
+    fake.chmod(0o755)
+    journal = tmp_path / "journal.jsonl"
+    journal.write_text("".join(json.dumps(journal_entry(n, ATTACKER)) + "\n" for n in (1, 2)))
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_JOURNAL", str(journal))
+    settings = validate_settings(
+        {
+            "state_dir": str(tmp_path / "state"),
+            "ban": {"backend": "log", "jails": {"sshd": {"source": "journal", "maxretry": 3}}},
+        }
+    )
+    first = Running(settings)
+    wait_until(lambda: first.watcher.jails["sshd"].failures == 2)
+    assert first.watcher.jails["sshd"].sources == ["journal:sshd"]
+    first.stop()
+    with journal.open("a") as more:
+        more.write(json.dumps(journal_entry(3, ATTACKER)) + "\n")
+    second = Running(settings)
+    try:
+        wait_until(lambda: second.watcher.jails["sshd"].failures == 1)
+        time.sleep(0.3)
+        assert second.watcher.jails["sshd"].failures == 1, "entries before the cursor came again"
     finally:
         second.stop()
