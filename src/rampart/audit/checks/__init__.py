@@ -1,0 +1,1 @@
+"""The checks rampart ships: one module per area, one class per check."""
