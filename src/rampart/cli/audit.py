@@ -1,9 +1,13 @@
 """``rampart audit``: check this host (and later the AWS account) against the practices."""
 
 import argparse
+import contextlib
+import os
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 EXIT_FINDINGS = 1
 
@@ -25,13 +29,24 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
         "--only", action="append", default=[], metavar="ID", help="run these checks"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="list passed checks too")
+    parser.add_argument(
+        "--sarif", type=Path, metavar="FILE", help="also write SARIF 2.1.0 (GitHub code scanning)"
+    )
+    parser.add_argument(
+        "--html", type=Path, metavar="FILE", help="also write a self-contained HTML report"
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from rampart.audit import Facts, Severity, load_checks, load_collectors, read_mutes, run_audit
+    from rampart.audit.html import write_html
     from rampart.audit.report import write_json, write_text
+    from rampart.audit.sarif import write_sarif
 
+    for path in (args.sarif, args.html):
+        if path is not None:
+            _check_writable(path)
     threshold = Severity.parse(args.fail_on) if args.fail_on else None
     mutes = read_mutes(args.mute) if args.mute else []
     checks = load_checks()
@@ -43,6 +58,45 @@ def run(args: argparse.Namespace) -> int:
         write_json(report, sys.stdout)
     else:
         write_text(report, sys.stdout, verbose=args.verbose)
+    if args.sarif is not None:
+        _write_atomically(args.sarif, lambda out: write_sarif(report, checks, out))
+    if args.html is not None:
+        _write_atomically(args.html, lambda out: write_html(report, out))
     if threshold is not None and report.failing(threshold):
         return EXIT_FINDINGS
     return 0
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse, before the audit runs, a report path that cannot be written."""
+    from rampart.audit import AuditError
+
+    if path.is_dir():
+        raise AuditError(f"{path}: is a directory; give a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise AuditError(f"{path}: no such directory {folder}; create it or choose another path")
+
+
+def _write_atomically(path: Path, write: Callable[[TextIO], None]) -> None:
+    """Write to a temporary file beside ``path``, then rename: never half a report."""
+    from rampart.audit import AuditError
+
+    _check_writable(path)
+    try:
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+        )
+    except OSError as error:
+        raise AuditError(f"{path}: cannot write in {path.parent}: {error.strerror}") from None
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        raise AuditError(f"{path}: cannot write: {error.strerror}") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
