@@ -4,8 +4,9 @@
 #             (GPL, so read from the package at test time, never copied).
 #   nftables, iptables, ipset, iproute2: the firewall backends are tested on
 #             the real kernel, in network namespaces (ip netns).
+#   openssh-server: the audit reads the real `sshd -T` (sshd is never started).
 set -eu
-packages="fail2ban nftables iptables ipset iproute2"
+packages="fail2ban nftables iptables ipset iproute2 openssh-server"
 missing=""
 for package in $packages; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
@@ -18,7 +19,8 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 0
 fi
 # Installing a package must not start its daemon (fail2ban would start banning
-# on the test machine): a policy-rc.d that refuses starts, for this install only.
+# on the test machine, sshd would listen on port 22): a policy-rc.d that
+# refuses starts, for this install only.
 policy=/usr/sbin/policy-rc.d
 own_policy=0
 if [ ! -e "$policy" ]; then
@@ -27,5 +29,14 @@ if [ ! -e "$policy" ]; then
     own_policy=1
 fi
 trap 'if [ "$own_policy" = 1 ]; then rm -f "$policy"; fi' EXIT
+# The tests only read `sshd -T`; a policy-rc.d stops the start now, and Debian's
+# own switch keeps ssh.service and ssh.socket from starting at the next boot.
+# Delete /etc/ssh/sshd_not_to_be_run to use this sshd for real.
+case " $missing " in
+*" openssh-server "*)
+    mkdir -p /etc/ssh
+    [ -e /etc/ssh/sshd_not_to_be_run ] || echo "rampart tests: sshd installed for 'sshd -T' only" > /etc/ssh/sshd_not_to_be_run
+    ;;
+esac
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
