@@ -263,11 +263,48 @@ class BanSettings(_Section):
         return value
 
 
+class AuditSettings(_Section):
+    """What the audit looks at beyond this host's own files (all optional)."""
+
+    mute_file: Path | None = None
+    """Accepted findings (``[[mute]]`` tables); ``--mute`` overrides."""
+    internal_names: tuple[str, ...] = (
+        "staging",
+        "stage",
+        "dev",
+        "admin",
+        "monitoring",
+        "grafana",
+        "kibana",
+        "prometheus",
+        "internal",
+        "intranet",
+        "phpmyadmin",
+        "adminer",
+    )
+    """nginx server names containing one of these must have basic auth or an allow list."""
+    postgres_dsn: str | None = None
+    """libpq connection string or URI; default: the local socket as the postgres user."""
+    pg_hba_file: Path | None = None
+    """pg_hba.conf to read; default: the one the server reports (SHOW hba_file)."""
+    restic_repository: str | None = None
+    restic_password_file: Path | None = None
+    backup_files: tuple[str, ...] = ()
+    """Files or globs a backup job writes: the newest one's age is the last backup's."""
+    backup_max_age: Duration = 2 * 86400.0
+    git_repositories: tuple[Path, ...] = ()
+    """Repositories searched for committed credentials."""
+    aws: bool = True
+    """Audit the AWS account when credentials are found (the usual boto3 chain)."""
+    aws_region: str | None = None
+
+
 class Settings(_Section):
     """The whole configuration file."""
 
     state_dir: Path = DEFAULT_STATE_DIR
     ban: BanSettings = Field(default_factory=lambda: BanSettings.model_validate({}))
+    audit: AuditSettings = AuditSettings()
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
