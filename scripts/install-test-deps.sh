@@ -5,8 +5,11 @@
 #   nftables, iptables, ipset, iproute2: the firewall backends are tested on
 #             the real kernel, in network namespaces (ip netns).
 #   openssh-server: the audit reads the real `sshd -T` (sshd is never started).
+#   nginx: the audit reads the real `nginx -T` of test configurations.
+#   postgresql: the audit tests start their own PostgreSQL 15 cluster in a
+#             temporary folder (initdb, pg_ctl); the package's cluster is not used.
 set -eu
-packages="fail2ban nftables iptables ipset iproute2 openssh-server"
+packages="fail2ban nftables iptables ipset iproute2 openssh-server nginx postgresql"
 missing=""
 for package in $packages; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
@@ -19,8 +22,8 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 0
 fi
 # Installing a package must not start its daemon (fail2ban would start banning
-# on the test machine, sshd would listen on port 22): a policy-rc.d that
-# refuses starts, for this install only.
+# on the test machine, sshd would listen on port 22, nginx on port 80): a
+# policy-rc.d that refuses starts, for this install only.
 policy=/usr/sbin/policy-rc.d
 own_policy=0
 if [ ! -e "$policy" ]; then
