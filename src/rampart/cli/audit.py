@@ -28,6 +28,12 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
     parser.add_argument(
         "--only", action="append", default=[], metavar="ID", help="run these checks"
     )
+    parser.add_argument(
+        "--aws-endpoint",
+        metavar="URL",
+        help="send the AWS API calls here (a test server such as moto_server)",
+    )
+    parser.add_argument("--no-aws", action="store_true", help="skip the AWS checks")
     parser.add_argument("-v", "--verbose", action="store_true", help="list passed checks too")
     parser.add_argument(
         "--sarif", type=Path, metavar="FILE", help="also write SARIF 2.1.0 (GitHub code scanning)"
@@ -49,7 +55,11 @@ def run(args: argparse.Namespace) -> int:
             _check_writable(path)
     threshold = Severity.parse(args.fail_on) if args.fail_on else None
     mutes = read_mutes(args.mute) if args.mute else []
+    if args.aws_endpoint is not None:
+        os.environ["AWS_ENDPOINT_URL"] = _endpoint(args.aws_endpoint)
     checks = load_checks()
+    if args.no_aws:
+        checks = [check for check in checks if not check.meta.id.startswith("AWS")]
     if args.only:
         wanted = {name.upper() for name in args.only}
         checks = [check for check in checks if check.meta.id in wanted]
@@ -65,6 +75,24 @@ def run(args: argparse.Namespace) -> int:
     if threshold is not None and report.failing(threshold):
         return EXIT_FINDINGS
     return 0
+
+
+def _endpoint(text: str) -> str:
+    """An http(s) URL for boto3's AWS_ENDPOINT_URL, or AuditError."""
+    from urllib.parse import urlsplit
+
+    from rampart.audit import AuditError
+
+    try:
+        url = urlsplit(text)
+        url.port  # noqa: B018  (raises ValueError on a bad port)
+    except ValueError as error:
+        raise AuditError(f"--aws-endpoint {text!r}: {error}") from None
+    if url.scheme not in ("http", "https") or not url.hostname or text != text.strip():
+        raise AuditError(
+            f"--aws-endpoint {text!r}: expected an http(s) URL such as http://127.0.0.1:5000"
+        )
+    return text
 
 
 def _check_writable(path: Path) -> None:
