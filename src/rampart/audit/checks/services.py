@@ -31,6 +31,8 @@ ROOT_UNITS = frozenset(
         "apparmor.service",
         "auditd.service",
         "e2scrub_reap.service",
+        "nginx.service",  # the master binds 80/443, workers drop to nginx.conf's `user`
+        "apache2.service",  # the same: children run as www-data
         "getty@.service",  # logins
         "serial-getty@.service",
     }
