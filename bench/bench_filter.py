@@ -70,8 +70,9 @@ def run_measured(name: str, argv: list[str], ok_codes: tuple[int, ...] = (0,)) -
     with stdout.open("wb") as out, stderr.open("wb") as err:
         began = time.perf_counter()
         try:
-            proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                    cwd=ROOT)
+            proc = subprocess.Popen(
+                argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=ROOT
+            )
         except OSError as exc:
             raise BenchError(f"{name}: cannot start {argv[0]}: {exc.strerror}") from exc
         _, status, usage = os.wait4(proc.pid, 0)
@@ -80,8 +81,10 @@ def run_measured(name: str, argv: list[str], ok_codes: tuple[int, ...] = (0,)) -
     code = proc.returncode
     if code not in ok_codes:
         tail = stderr.read_text(errors="replace").strip().splitlines()[-5:]
-        raise BenchError(f"{name}: {shlex.join(argv)} exited with {code}"
-                         + ("".join(f"\n  {line}" for line in tail) if tail else ""))
+        raise BenchError(
+            f"{name}: {shlex.join(argv)} exited with {code}"
+            + ("".join(f"\n  {line}" for line in tail) if tail else "")
+        )
     # Linux reports ru_maxrss in KiB.
     cpu = usage.ru_utime + usage.ru_stime
     return Run(name, argv, seconds, cpu, usage.ru_maxrss / 1024, code, stdout, stderr)
@@ -93,8 +96,10 @@ def rampart_command() -> list[str]:
     argv = shlex.split(override) if override else [str(ROOT / ".venv" / "bin" / "rampart")]
     exe = argv[0]
     if not (shutil.which(exe) or (Path(exe).is_file() and os.access(exe, os.X_OK))):
-        raise BenchError(f"rampart not found at {exe}: install the project "
-                         "(.venv/bin/pip install -e .) or set RAMPART_BIN")
+        raise BenchError(
+            f"rampart not found at {exe}: install the project "
+            "(.venv/bin/pip install -e .) or set RAMPART_BIN"
+        )
     return argv
 
 
@@ -122,8 +127,10 @@ def ensure_log(lines: int, seed: int) -> Path:
     for stale in OUT.glob(f"auth-{lines}-s{seed}-*.log"):
         stale.unlink()  # written by an older generator; 100 MiB each at the default size
     print(f"log: generating {lines:,} lines -> {path.relative_to(ROOT)}", flush=True)
-    subprocess.run([sys.executable, str(GENERATOR), str(path), "--lines", str(lines),
-                    "--seed", str(seed)], check=True)
+    subprocess.run(
+        [sys.executable, str(GENERATOR), str(path), "--lines", str(lines), "--seed", str(seed)],
+        check=True,
+    )
     return path
 
 
@@ -135,8 +142,12 @@ def log_facts(path: Path) -> dict[str, int | float]:
             total += 1
             if b"sshd" in line:
                 sshd += 1
-    return {"lines": total, "bytes": path.stat().st_size, "sshd_lines": sshd,
-            "sshd_fraction": round(sshd / total, 4) if total else 0.0}
+    return {
+        "lines": total,
+        "bytes": path.stat().st_size,
+        "sshd_lines": sshd,
+        "sshd_fraction": round(sshd / total, 4) if total else 0.0,
+    }
 
 
 # A failure as both tools can report it: (host, epoch time rounded to ms, user or "").
@@ -167,16 +178,19 @@ def read_rampart(path: Path) -> list[Failure]:
             obj = json.loads(line)
             host, when, user = obj["host"], obj["time"], obj.get("user")
         except (ValueError, KeyError, TypeError) as exc:
-            raise BenchError(f"{path}:{n}: not a rampart failure object ({exc}): "
-                             f"{line[:120]!r}") from exc
+            raise BenchError(
+                f"{path}:{n}: not a rampart failure object ({exc}): {line[:120]!r}"
+            ) from exc
         out.append((str(host), round(float(when), 3), "" if user is None else str(user)))
     return out
 
 
 def diff_counters(title: str, left: Counter[K], right: Counter[K]) -> int:
     """Print the first differences of two multisets; return how many keys differ."""
-    keys = sorted((k for k in left.keys() | right.keys() if left[k] != right[k]),
-                  key=lambda k: (-abs(left[k] - right[k]), str(k)))
+    keys = sorted(
+        (k for k in left.keys() | right.keys() if left[k] != right[k]),
+        key=lambda k: (-abs(left[k] - right[k]), str(k)),
+    )
     if keys:
         print(f"  {title}: {len(keys)} differ (fail2ban vs rampart), first {SHOW_DIFFS}:")
         for k in keys[:SHOW_DIFFS]:
@@ -186,20 +200,30 @@ def diff_counters(title: str, left: Counter[K], right: Counter[K]) -> int:
 
 def compare(f2b: list[Failure], ram: list[Failure], check_details: bool) -> dict[str, int]:
     """Same failures? Totals and per-host counts always; time and user unless told not to."""
-    result = {"fail2ban_failures": len(f2b), "rampart_failures": len(ram),
-              "fail2ban_hosts": len({f[0] for f in f2b}),
-              "rampart_hosts": len({f[0] for f in ram})}
-    print(f"failures: fail2ban {len(f2b):,} from {result['fail2ban_hosts']:,} hosts, "
-          f"rampart {len(ram):,} from {result['rampart_hosts']:,} hosts")
+    result = {
+        "fail2ban_failures": len(f2b),
+        "rampart_failures": len(ram),
+        "fail2ban_hosts": len({f[0] for f in f2b}),
+        "rampart_hosts": len({f[0] for f in ram}),
+    }
+    print(
+        f"failures: fail2ban {len(f2b):,} from {result['fail2ban_hosts']:,} hosts, "
+        f"rampart {len(ram):,} from {result['rampart_hosts']:,} hosts"
+    )
     result["hosts_differing"] = diff_counters(
-        "per-host counts", Counter(f[0] for f in f2b), Counter(f[0] for f in ram))
+        "per-host counts", Counter(f[0] for f in f2b), Counter(f[0] for f in ram)
+    )
     if check_details:
         result["host_time_differing"] = diff_counters(
-            "per (host, time) counts", Counter((f[0], f[1]) for f in f2b),
-            Counter((f[0], f[1]) for f in ram))
+            "per (host, time) counts",
+            Counter((f[0], f[1]) for f in f2b),
+            Counter((f[0], f[1]) for f in ram),
+        )
         result["host_user_differing"] = diff_counters(
-            "per (host, user) counts", Counter((f[0], f[2]) for f in f2b),
-            Counter((f[0], f[2]) for f in ram))
+            "per (host, user) counts",
+            Counter((f[0], f[2]) for f in f2b),
+            Counter((f[0], f[2]) for f in ram),
+        )
     return result
 
 
@@ -243,8 +267,10 @@ def summary_matched(path: Path) -> int | None:
 def row(name: str, lines: int, run: Run | None) -> str:
     if run is None:
         return f"{name:<10} {lines:>10,} {'-':>9} {'-':>8} {'-':>10} {'-':>13}"
-    return (f"{name:<10} {lines:>10,} {run.seconds:>9.2f} {run.cpu_seconds:>8.2f} "
-            f"{lines / run.seconds:>10,.0f} {run.peak_rss_mib:>13.1f}")
+    return (
+        f"{name:<10} {lines:>10,} {run.seconds:>9.2f} {run.cpu_seconds:>8.2f} "
+        f"{lines / run.seconds:>10,.0f} {run.peak_rss_mib:>13.1f}"
+    )
 
 
 def write_json(path: Path, data: object) -> None:
@@ -258,14 +284,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000, help="log size (default 1M)")
     parser.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the tools' raw outputs in bench/out (the log is always kept)")
-    parser.add_argument("--fail2ban-only", action="store_true",
-                        help="measure the anchor alone (no rampart needed, no comparison)")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="time each tool N times, alternating, and keep the fastest")
-    parser.add_argument("--hosts-only", action="store_true",
-                        help="compare totals and per-host counts only, not times and users")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the tools' raw outputs in bench/out (the log is always kept)",
+    )
+    parser.add_argument(
+        "--fail2ban-only",
+        action="store_true",
+        help="measure the anchor alone (no rampart needed, no comparison)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="time each tool N times, alternating, and keep the fastest",
+    )
+    parser.add_argument(
+        "--hosts-only",
+        action="store_true",
+        help="compare totals and per-host counts only, not times and users",
+    )
     args = parser.parse_args(argv)
     if args.lines < 1:
         parser.error("--lines must be at least 1")
@@ -275,19 +314,26 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[Run] = []
     try:
         f2b = fail2ban_command()
-        f2b_version = subprocess.run([f2b, "-V"], capture_output=True, text=True,
-                                     check=False, timeout=60).stdout.strip()
+        f2b_version = subprocess.run(
+            [f2b, "-V"], capture_output=True, text=True, check=False, timeout=60
+        ).stdout.strip()
         ram = None if args.fail2ban_only else rampart_command()
         log = ensure_log(args.lines, args.seed)
         facts = log_facts(log)
         lines = int(facts["lines"])
-        print(f"log: {lines:,} lines, {facts['bytes'] / 2**20:.1f} MiB, "
-              f"{100 * facts['sshd_fraction']:.1f} % mention sshd", flush=True)
+        print(
+            f"log: {lines:,} lines, {facts['bytes'] / 2**20:.1f} MiB, "
+            f"{100 * facts['sshd_fraction']:.1f} % mention sshd",
+            flush=True,
+        )
 
         load = os.getloadavg()[0]
         if load > 0.5:
-            print(f"warning: load average {load:.2f} before the runs; other work on this "
-                  "machine slows the tools (see 'cpu s'; --repeat keeps the best)", flush=True)
+            print(
+                f"warning: load average {load:.2f} before the runs; other work on this "
+                "machine slows the tools (see 'cpu s'; --repeat keeps the best)",
+                flush=True,
+            )
 
         # Timed runs: each tool's normal summary mode, as an operator would run it.
         # -r: print addresses raw, never resolve names (no DNS in the timing).
@@ -300,37 +346,46 @@ def main(argv: list[str] | None = None) -> int:
             print(row("fail2ban", lines, r), flush=True)
             f2b_sum = r if f2b_sum is None or r.seconds < f2b_sum.seconds else f2b_sum
             if ram is not None:
-                r = run_measured("rampart", [*ram, "ban", "test", str(log), str(F2B_FILTER)],
-                                 ok_codes=(0, 1))
+                r = run_measured(
+                    "rampart", [*ram, "ban", "test", str(log), str(F2B_FILTER)], ok_codes=(0, 1)
+                )
                 runs.append(r)
                 print(row("rampart", lines, r), flush=True)
                 ram_sum = r if ram_sum is None or r.seconds < ram_sum.seconds else ram_sum
         assert f2b_sum is not None
 
         # Correctness runs: one line per failure from each tool (also timed, for the record).
-        f2b_list = run_measured("fail2ban-list",
-                                [f2b, "-r", "-o", F2B_OUT_FORMAT, str(log), str(F2B_FILTER)])
+        f2b_list = run_measured(
+            "fail2ban-list", [f2b, "-r", "-o", F2B_OUT_FORMAT, str(log), str(F2B_FILTER)]
+        )
         runs.append(f2b_list)
         f2b_failures = read_fail2ban(f2b_list.stdout)
         matched = summary_matched(f2b_sum.stdout)
         if matched is not None and matched != len(f2b_failures):
-            print(f"warning: fail2ban-regex summary says {matched:,} matched lines, "
-                  f"-o printed {len(f2b_failures):,} failures")
+            print(
+                f"warning: fail2ban-regex summary says {matched:,} matched lines, "
+                f"-o printed {len(f2b_failures):,} failures"
+            )
         comparison: dict[str, int] = {
             "fail2ban_failures": len(f2b_failures),
-            "fail2ban_hosts": len({f[0] for f in f2b_failures})}
+            "fail2ban_hosts": len({f[0] for f in f2b_failures}),
+        }
         if ram is not None:
-            ram_list = run_measured("rampart-json",
-                                    [*ram, "ban", "test", "--json", str(log), str(F2B_FILTER)],
-                                    ok_codes=(0, 1))
+            ram_list = run_measured(
+                "rampart-json",
+                [*ram, "ban", "test", "--json", str(log), str(F2B_FILTER)],
+                ok_codes=(0, 1),
+            )
             runs.append(ram_list)
             ram_failures = read_rampart(ram_list.stdout)
             comparison = compare(f2b_failures, ram_failures, check_details=not args.hosts_only)
             if any(v for k, v in comparison.items() if k.endswith("_differing")):
                 show_lines(log, f2b_failures, ram_failures)
         else:
-            print(f"failures: fail2ban {len(f2b_failures):,} from "
-                  f"{comparison['fail2ban_hosts']:,} hosts (rampart not run)")
+            print(
+                f"failures: fail2ban {len(f2b_failures):,} from "
+                f"{comparison['fail2ban_hosts']:,} hosts (rampart not run)"
+            )
     except BenchError as exc:
         print(f"bench_filter: {exc}", file=sys.stderr)
         return 2
@@ -341,31 +396,49 @@ def main(argv: list[str] | None = None) -> int:
                 r.stderr.unlink(missing_ok=True)
 
     same = all(v == 0 for k, v in comparison.items() if k.endswith("_differing")) and (
-        ram is None or comparison["fail2ban_failures"] == comparison["rampart_failures"])
+        ram is None or comparison["fail2ban_failures"] == comparison["rampart_failures"]
+    )
     print()
-    print(f"{'tool':<10} {'lines':>10} {'seconds':>9} {'cpu s':>8} {'lines/s':>10} "
-          f"{'peak RSS MiB':>13}")
+    print(
+        f"{'tool':<10} {'lines':>10} {'seconds':>9} {'cpu s':>8} {'lines/s':>10} "
+        f"{'peak RSS MiB':>13}"
+    )
     print(row("fail2ban", lines, f2b_sum))
     print(row("rampart", lines, ram_sum))
     ratios: dict[str, float] = {}
     if ram_sum is not None:
-        ratios = {"speed": f2b_sum.seconds / ram_sum.seconds,
-                  "memory": ram_sum.peak_rss_mib / f2b_sum.peak_rss_mib}
-        print(f"rampart/fail2ban: speed x{ratios['speed']:.2f} (higher is better), "
-              f"memory x{ratios['memory']:.2f} (lower is better)")
-    print("same failures: " + ("yes" if same and ram is not None else
-                               "not checked" if ram is None else "NO"))
+        ratios = {
+            "speed": f2b_sum.seconds / ram_sum.seconds,
+            "memory": ram_sum.peak_rss_mib / f2b_sum.peak_rss_mib,
+        }
+        print(
+            f"rampart/fail2ban: speed x{ratios['speed']:.2f} (higher is better), "
+            f"memory x{ratios['memory']:.2f} (lower is better)"
+        )
+    print(
+        "same failures: "
+        + ("yes" if same and ram is not None else "not checked" if ram is None else "NO")
+    )
 
     result = {
         "benchmark": "filter",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "python": platform.python_version(), "load_average_before": load},
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_before": load,
+        },
         "fail2ban_version": f2b_version,
         "log": {"path": str(log.relative_to(ROOT)), "seed": args.seed, **facts},
-        "runs": [{**{k: v for k, v in asdict(r).items() if k not in ("stdout", "stderr")},
-                  "lines_per_second": lines / r.seconds,
-                  "used_for_ratios": r is f2b_sum or r is ram_sum} for r in runs],
+        "runs": [
+            {
+                **{k: v for k, v in asdict(r).items() if k not in ("stdout", "stderr")},
+                "lines_per_second": lines / r.seconds,
+                "used_for_ratios": r is f2b_sum or r is ram_sum,
+            }
+            for r in runs
+        ],
         "ratios_rampart_over_fail2ban": ratios,
         "comparison": comparison,
         "same_failures": same if ram is not None else None,

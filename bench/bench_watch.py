@@ -94,20 +94,29 @@ class DaemonFailed(Exception):
 # --------------------------------------------------------------------------- processes
 
 
-def run(argv: list[str], *, timeout: float = 60.0, check: bool = True,
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    argv: list[str], *, timeout: float = 60.0, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a short command (no shell), its output captured; a failure names it."""
     try:
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                                check=False, env=env, stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
     except FileNotFoundError:
         raise BenchError(f"{argv[0]}: not found") from None
     except subprocess.TimeoutExpired:
         raise DaemonFailed(f"{shlex.join(argv)}: no answer within {timeout:g} s") from None
     if check and result.returncode != 0:
         said = (result.stderr or result.stdout).strip().splitlines()
-        raise DaemonFailed(f"{shlex.join(argv)}: exit {result.returncode}"
-                           + (f": {said[-1]}" if said else ""))
+        raise DaemonFailed(
+            f"{shlex.join(argv)}: exit {result.returncode}" + (f": {said[-1]}" if said else "")
+        )
     return result
 
 
@@ -137,8 +146,9 @@ class Lab:
     def spawn(self, argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
         """Start a long-lived process in its own process group (so its children stop too)."""
         try:
-            proc = subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL,
-                                    **kwargs)
+            proc = subprocess.Popen(
+                argv, start_new_session=True, stdin=subprocess.DEVNULL, **kwargs
+            )
         except FileNotFoundError:
             raise BenchError(f"{argv[0]}: not found") from None
         self._procs.append(proc)
@@ -178,8 +188,9 @@ class Lab:
 
 
 def _delete_netns(name: str) -> None:
-    pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True,
-                          check=False).stdout.split()
+    pids = subprocess.run(
+        ["ip", "netns", "pids", name], capture_output=True, text=True, check=False
+    ).stdout.split()
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pid), signal.SIGKILL)
@@ -188,8 +199,9 @@ def _delete_netns(name: str) -> None:
 
 def remove_stale_netns() -> None:
     """Delete namespaces left by an earlier run of this script that was killed."""
-    listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
-                             check=False).stdout
+    listing = subprocess.run(
+        ["ip", "netns", "list"], capture_output=True, text=True, check=False
+    ).stdout
     for line in listing.splitlines():
         words = line.split()
         m = re.fullmatch(rf"{NS_PREFIX}(\d+)-\w+", words[0]) if words else None
@@ -224,7 +236,7 @@ def cpu_seconds(pid: int) -> float | None:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = stat[stat.rfind(")") + 2:].split()
+    fields = stat[stat.rfind(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -261,8 +273,10 @@ def syslog_stamp(when: float) -> str:
 
 def failure_line(addr: str, i: int, stamp: str) -> str:
     """One OpenSSH 9.2 failed password for an invalid user, as Debian 12 logs it."""
-    return (f"{stamp} {HOSTNAME} sshd[{10000 + i % 50000}]: Failed password for invalid user "
-            f"{USERS[i % len(USERS)]} from {addr} port {1024 + (i * 7919) % 64000} ssh2\n")
+    return (
+        f"{stamp} {HOSTNAME} sshd[{10000 + i % 50000}]: Failed password for invalid user "
+        f"{USERS[i % len(USERS)]} from {addr} port {1024 + (i * 7919) % 64000} ssh2\n"
+    )
 
 
 class LogFile:
@@ -296,8 +310,11 @@ class NftMonitor:
         self.added = 0
         self.lines: list[str] = []
         self._cond = threading.Condition()
-        self.proc = lab.spawn(["ip", "netns", "exec", ns, "nft", "monitor"],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.proc = lab.spawn(
+            ["ip", "netns", "exec", ns, "nft", "monitor"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         threading.Thread(target=self._read, daemon=True).start()
         # Prove it listens before anything is measured: a table it must report
         # (made again until it does: it may not have subscribed yet).
@@ -319,7 +336,7 @@ class NftMonitor:
             line = raw.decode(errors="replace")
             with self._cond:
                 if line.startswith("add element "):
-                    inner = line[line.find("{") + 1:line.rfind("}")]
+                    inner = line[line.find("{") + 1 : line.rfind("}")]
                     for part in inner.split(","):
                         words = part.split()
                         if words:
@@ -428,8 +445,11 @@ class SetProbe:
         self.reached: dict[int, float] = {}
         self.lost = False
         self._cond = threading.Condition()
-        self.proc = lab.spawn(["ip", "netns", "exec", ns, sys.executable, "-I", "-c", _PROBE,
-                               table], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.proc = lab.spawn(
+            ["ip", "netns", "exec", ns, sys.executable, "-I", "-c", _PROBE, table],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         assert self.proc.stdout is not None
         if self.proc.stdout.readline().strip() != b"ready":
             raise DaemonFailed(f"netlink listener in {ns} did not start")
@@ -450,8 +470,9 @@ class SetProbe:
                             self.reached.setdefault(target, when)
                 self._cond.notify_all()
 
-    def wait_count(self, target: int, timeout: float,
-                   alive: Callable[[], bool] = lambda: True) -> float | None:
+    def wait_count(
+        self, target: int, timeout: float, alive: Callable[[], bool] = lambda: True
+    ) -> float | None:
         """Monotonic time the sets first held ``target`` elements; None on timeout."""
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -466,12 +487,18 @@ class SetProbe:
 
 def nft_elements(ns: str, table: str) -> int:
     """Elements in all sets of ``inet table``, from ``nft -j list table`` (0 if none)."""
-    result = run(["ip", "netns", "exec", ns, "nft", "-j", "list", "table", "inet", table],
-                 check=False, timeout=300)
+    result = run(
+        ["ip", "netns", "exec", ns, "nft", "-j", "list", "table", "inet", table],
+        check=False,
+        timeout=300,
+    )
     if result.returncode != 0:
         return 0
-    return sum(len(item["set"].get("elem", [])) for item in json.loads(result.stdout)["nftables"]
-               if "set" in item)
+    return sum(
+        len(item["set"].get("elem", []))
+        for item in json.loads(result.stdout)["nftables"]
+        if "set" in item
+    )
 
 
 # --------------------------------------------------------------------------- daemons
@@ -521,13 +548,17 @@ class Fail2ban:
         if subprocess.run(probe, capture_output=True, check=False).returncode == 0:
             return "pyinotify"
         print("installing python3-pyinotify (Fail2ban's fastest file backend)...", flush=True)
-        subprocess.run(["apt-get", "install", "-y", "-q", "python3-pyinotify"],
-                       capture_output=True, check=False,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "python3-pyinotify"],
+            capture_output=True,
+            check=False,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
         if subprocess.run(probe, capture_output=True, check=False).returncode == 0:
             return "pyinotify"
-        print("warning: python3-pyinotify unavailable; Fail2ban uses the polling backend",
-              flush=True)
+        print(
+            "warning: python3-pyinotify unavailable; Fail2ban uses the polling backend", flush=True
+        )
         return "polling"
 
     def configure(self, work: Path, log: Path, maxretry: int) -> Path:
@@ -538,8 +569,14 @@ class Fail2ban:
         """
         conf = work / "conf"
         conf.mkdir(parents=True, exist_ok=True)
-        for name in ("action.d", "filter.d", "fail2ban.conf", "jail.conf",
-                     "paths-common.conf", "paths-debian.conf"):
+        for name in (
+            "action.d",
+            "filter.d",
+            "fail2ban.conf",
+            "jail.conf",
+            "paths-common.conf",
+            "paths-debian.conf",
+        ):
             link = conf / name
             if not link.is_symlink():
                 link.symlink_to(F2B_ETC / name)
@@ -550,7 +587,8 @@ class Fail2ban:
             f"socket = {work / 'fail2ban.sock'}\n"
             f"pidfile = {work / 'fail2ban.pid'}\n"
             f"dbfile = {work / 'fail2ban.sqlite3'}\n"
-            "dbpurgeage = 2d\n")
+            "dbpurgeage = 2d\n"
+        )
         (conf / "jail.local").write_text(
             "[DEFAULT]\n"
             "banaction = nftables-multiport\n"
@@ -565,19 +603,37 @@ class Fail2ban:
             f"backend = {self.backend}\n"
             f"maxretry = {maxretry}\n"
             "findtime = 1d\n"
-            "bantime = 1d\n")
+            "bantime = 1d\n"
+        )
         return conf
 
-    def start(self, lab: Lab, ns: str, work: Path, log: Path, maxretry: int,
-              wait: bool = True) -> Daemon:
+    def start(
+        self, lab: Lab, ns: str, work: Path, log: Path, maxretry: int, wait: bool = True
+    ) -> Daemon:
         conf = self.configure(work, log, maxretry)
         flog = work / "fail2ban.log"
         offset = flog.stat().st_size if flog.exists() else 0
         out = (work / "fail2ban.stdout").open("ab")
         began = time.monotonic()
-        proc = lab.spawn(["ip", "netns", "exec", ns, self.exe, "-f", "-x", "-c", str(conf),
-                          "-s", str(work / "fail2ban.sock"), "-p", str(work / "fail2ban.pid")],
-                         stdout=out, stderr=subprocess.STDOUT)
+        proc = lab.spawn(
+            [
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                self.exe,
+                "-f",
+                "-x",
+                "-c",
+                str(conf),
+                "-s",
+                str(work / "fail2ban.sock"),
+                "-p",
+                str(work / "fail2ban.pid"),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         out.close()
         daemon = Daemon(self.name, ns, proc, began, log=flog)
         daemon.state["work"] = work
@@ -592,8 +648,10 @@ class Fail2ban:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not daemon.alive():
-                raise DaemonFailed(f"fail2ban-server exited with {daemon.proc.returncode}; "
-                                   f"see {daemon.log} and {daemon.log.parent}/fail2ban.stdout")
+                raise DaemonFailed(
+                    f"fail2ban-server exited with {daemon.proc.returncode}; "
+                    f"see {daemon.log} and {daemon.log.parent}/fail2ban.stdout"
+                )
             with contextlib.suppress(OSError), daemon.log.open("rb") as fh:
                 fh.seek(daemon.state["log_offset"])
                 if f"Jail '{JAIL}' started".encode() in fh.read():
@@ -610,8 +668,11 @@ class Fail2ban:
         """Failures seen and addresses tracked by the jail (fail2ban-client status)."""
         text = self.ctl(daemon, "status", JAIL)
         out = {}
-        for key, label in (("failures", "Total failed"), ("tracked", "Currently failed"),
-                           ("bans", "Total banned")):
+        for key, label in (
+            ("failures", "Total failed"),
+            ("tracked", "Currently failed"),
+            ("bans", "Total banned"),
+        ):
             found = re.search(label + r":\s*(\d+)", text)
             if found:
                 out[key] = int(found.group(1))
@@ -619,8 +680,9 @@ class Fail2ban:
 
     def stored_bans(self, work: Path) -> int:
         with contextlib.closing(sqlite3.connect(work / "fail2ban.sqlite3")) as db:
-            return int(db.execute("SELECT count(*) FROM bips WHERE jail = ?", (JAIL,))
-                       .fetchone()[0])
+            return int(
+                db.execute("SELECT count(*) FROM bips WHERE jail = ?", (JAIL,)).fetchone()[0]
+            )
 
 
 class Rampart:
@@ -631,14 +693,15 @@ class Rampart:
 
     def __init__(self) -> None:
         override = os.environ.get("RAMPART_BIN")
-        self.argv = (shlex.split(override) if override
-                     else [str(ROOT / ".venv" / "bin" / "rampart")])
+        self.argv = shlex.split(override) if override else [str(ROOT / ".venv" / "bin" / "rampart")]
         exe = self.argv[0]
         if not (shutil.which(exe) or (Path(exe).is_file() and os.access(exe, os.X_OK))):
-            raise BenchError(f"rampart not found at {exe}: .venv/bin/pip install -e . "
-                             "(or set RAMPART_BIN)")
-        probe = subprocess.run([*self.argv, "watch", "--help"], capture_output=True,
-                               check=False, timeout=60)
+            raise BenchError(
+                f"rampart not found at {exe}: .venv/bin/pip install -e . (or set RAMPART_BIN)"
+            )
+        probe = subprocess.run(
+            [*self.argv, "watch", "--help"], capture_output=True, check=False, timeout=60
+        )
         if probe.returncode != 0:
             raise BenchError("rampart watch not available yet")
         self.version = run([*self.argv, "--version"], check=False).stdout.strip()
@@ -660,16 +723,22 @@ class Rampart:
             'bantime = "1d"\n'
             'port = "ssh"\n'
             "ignoreself = false\n"
-            "ipv6_prefix = 128\n")
+            "ipv6_prefix = 128\n"
+        )
         return path
 
-    def start(self, lab: Lab, ns: str, work: Path, log: Path, maxretry: int,
-              wait: bool = True) -> Daemon:
+    def start(
+        self, lab: Lab, ns: str, work: Path, log: Path, maxretry: int, wait: bool = True
+    ) -> Daemon:
         config = self.configure(work, log, maxretry)
         env = {**os.environ, "RAMPART_STATE_DIR": str(work / "state")}
         began = time.monotonic()
-        proc = lab.spawn(["ip", "netns", "exec", ns, *self.argv, "--config", str(config),
-                          "watch"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        proc = lab.spawn(
+            ["ip", "netns", "exec", ns, *self.argv, "--config", str(config), "watch"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
         daemon = Daemon(self.name, ns, proc, began, log=work / "rampart.stderr")
         ready = threading.Event()
         daemon.state["ready"] = ready
@@ -686,8 +755,11 @@ class Rampart:
             jail = json.loads(path.read_text())["jails"][JAIL]
         except (OSError, ValueError, KeyError, TypeError):
             return {}
-        return {k: jail[k] for k in ("failures", "tracked", "forgotten", "bans")
-                if isinstance(jail.get(k), int)}
+        return {
+            k: jail[k]
+            for k in ("failures", "tracked", "forgotten", "bans")
+            if isinstance(jail.get(k), int)
+        }
 
     @staticmethod
     def _drain(daemon: Daemon, ready: threading.Event) -> None:
@@ -706,11 +778,14 @@ class Rampart:
         deadline = time.monotonic() + timeout
         while not ready.wait(0.05):
             if not daemon.alive():
-                raise DaemonFailed(f"rampart watch exited with {daemon.proc.returncode} "
-                                   f"before 'ready'; {tail(daemon.log)}")
+                raise DaemonFailed(
+                    f"rampart watch exited with {daemon.proc.returncode} "
+                    f"before 'ready'; {tail(daemon.log)}"
+                )
             if time.monotonic() > deadline:
-                raise DaemonFailed(f"rampart watch printed no 'ready' within {timeout:g} s; "
-                                   f"{tail(daemon.log)}")
+                raise DaemonFailed(
+                    f"rampart watch printed no 'ready' within {timeout:g} s; {tail(daemon.log)}"
+                )
         assert daemon.ready_at is not None
         return daemon.ready_at
 
@@ -745,9 +820,14 @@ def summarize(values: list[float]) -> dict[str, float]:
     if not values:
         return {}
     s = sorted(values)
-    return {"p50_ms": percentile(s, 50), "p90_ms": percentile(s, 90),
-            "p99_ms": percentile(s, 99), "max_ms": s[-1], "min_ms": s[0],
-            "mean_ms": sum(s) / len(s)}
+    return {
+        "p50_ms": percentile(s, 50),
+        "p90_ms": percentile(s, 90),
+        "p99_ms": percentile(s, 99),
+        "max_ms": s[-1],
+        "min_ms": s[0],
+        "mean_ms": sum(s) / len(s),
+    }
 
 
 def element_key(text: str) -> str:
@@ -755,8 +835,11 @@ def element_key(text: str) -> str:
     try:
         if "/" in text:
             net = ipaddress.ip_network(text, strict=False)
-            return str(net.network_address) if net.prefixlen == net.max_prefixlen \
+            return (
+                str(net.network_address)
+                if net.prefixlen == net.max_prefixlen
                 else net.with_prefixlen
+            )
         return str(ipaddress.ip_address(text))
     except ValueError:
         return text
@@ -773,8 +856,11 @@ def bench_latency(lab: Lab, tool: Tool, args: argparse.Namespace) -> dict[str, A
     monitor = NftMonitor(lab, ns)
     log = LogFile(work / "auth.log")
     daemon = tool.start(lab, ns, work, log.path, maxretry=1)
-    result: dict[str, Any] = {"tool": tool.name, "kernel_watch": "nft monitor",
-                              "start_to_ready_s": (daemon.ready_at or 0) - daemon.started}
+    result: dict[str, Any] = {
+        "tool": tool.name,
+        "kernel_watch": "nft monitor",
+        "start_to_ready_s": (daemon.ready_at or 0) - daemon.started,
+    }
     try:
         # Warm-up: the first ban of each family creates tables/sets (Fail2ban does it
         # on demand); timed but kept out of the statistics.
@@ -783,8 +869,10 @@ def bench_latency(lab: Lab, tool: Tool, args: argparse.Namespace) -> dict[str, A
         for i, addr in enumerate(warm):
             t0 = log.append(failure_line(addr, i, syslog_stamp(time.time())))
             if not monitor.wait(partial(operator.contains, monitor.first, addr), 30):
-                raise DaemonFailed(f"{tool.name}: warm-up ban of {addr} never reached the "
-                                   f"kernel; {tail(daemon.log)}")
+                raise DaemonFailed(
+                    f"{tool.name}: warm-up ban of {addr} never reached the "
+                    f"kernel; {tail(daemon.log)}"
+                )
             first.append((monitor.first[addr] - t0) * 1000)
         result["warmup_ms"] = dict(zip(("ipv4", "ipv6"), first, strict=True))
 
@@ -804,6 +892,7 @@ def bench_latency(lab: Lab, tool: Tool, args: argparse.Namespace) -> dict[str, A
         # Wait for the stragglers: until all arrived, or nothing new for 10 s.
         def seen() -> int:
             return sum(1 for a in addrs if a in monitor.first)
+
         last, last_change = -1, time.monotonic()
         while True:
             n = seen()
@@ -822,8 +911,7 @@ def bench_latency(lab: Lab, tool: Tool, args: argparse.Namespace) -> dict[str, A
         for addr in addrs:
             when = arrived.get(element_key(addr))
             if when is None and ":" in addr:  # banned by its /64 after all?
-                when = arrived.get(ipaddress.ip_network(f"{addr}/64", strict=False)
-                                   .with_prefixlen)
+                when = arrived.get(ipaddress.ip_network(f"{addr}/64", strict=False).with_prefixlen)
             if when is None:
                 missing.append(addr)
                 continue
@@ -831,18 +919,23 @@ def bench_latency(lab: Lab, tool: Tool, args: argparse.Namespace) -> dict[str, A
             (lat_v6 if ":" in addr else lat_v4).append(ms)
             ordered.append(ms)
         tenth = max(1, len(ordered) // 10)
-        result.update({
-            "bans": len(addrs), "arrived": len(addrs) - len(missing),
-            "missing_first": missing[:10], "pace_ms": args.pace_ms,
-            "lines_written_in_s": written_in,
-            "all": summarize(lat_v4 + lat_v6), "ipv4": summarize(lat_v4),
-            "ipv6": summarize(lat_v6),
-            # Queueing shows as latency that grows over the run.
-            "p50_first_tenth_ms": summarize(ordered[:tenth]).get("p50_ms"),
-            "p50_last_tenth_ms": summarize(ordered[-tenth:]).get("p50_ms"),
-            "elements_added_total": monitor.added,
-            "elements_in_kernel_at_end": nft_elements(ns, tool.table),
-        })
+        result.update(
+            {
+                "bans": len(addrs),
+                "arrived": len(addrs) - len(missing),
+                "missing_first": missing[:10],
+                "pace_ms": args.pace_ms,
+                "lines_written_in_s": written_in,
+                "all": summarize(lat_v4 + lat_v6),
+                "ipv4": summarize(lat_v4),
+                "ipv6": summarize(lat_v6),
+                # Queueing shows as latency that grows over the run.
+                "p50_first_tenth_ms": summarize(ordered[:tenth]).get("p50_ms"),
+                "p50_last_tenth_ms": summarize(ordered[-tenth:]).get("p50_ms"),
+                "elements_added_total": monitor.added,
+                "elements_in_kernel_at_end": nft_elements(ns, tool.table),
+            }
+        )
     finally:
         log.close()
         result.update(stop_daemon(lab, daemon))
@@ -861,13 +954,14 @@ def fill_fail2ban(lab: Lab, tool: Fail2ban, work: Path, log: Path, addrs: list[s
         daemon = tool.start(lab, ns, work, log, maxretry=1)
         began = time.monotonic()
         for i in range(0, len(addrs), 500):
-            tool.ctl(daemon, "set", JAIL, "banip", *addrs[i:i + 500], timeout=600)
+            tool.ctl(daemon, "set", JAIL, "banip", *addrs[i : i + 500], timeout=600)
         # banip returns once queued in the DB; wait until the actions have run.
         deadline = time.monotonic() + 900
         while nft_elements(ns, tool.table) < len(addrs):
             if time.monotonic() > deadline or not daemon.alive():
-                raise DaemonFailed(f"fail2ban: banning {len(addrs)} through fail2ban-client "
-                                   "did not finish")
+                raise DaemonFailed(
+                    f"fail2ban: banning {len(addrs)} through fail2ban-client did not finish"
+                )
             time.sleep(1)
         took = time.monotonic() - began
         stop_daemon(lab, daemon)
@@ -883,18 +977,32 @@ def fill_rampart(work: Path, addrs: list[str]) -> float:
         from rampart.ban import Ban, parse_target
         from rampart.store import BanStore
     except ImportError as exc:
-        raise BenchError(f"cannot import rampart's store ({exc}): "
-                         "run with .venv/bin/python") from None
+        raise BenchError(
+            f"cannot import rampart's store ({exc}): run with .venv/bin/python"
+        ) from None
     state = work / "state"
     shutil.rmtree(state, ignore_errors=True)
     now = time.time()
     began = time.monotonic()
     # banned_at grows along the list: the oldest ban first, as restored.
-    bans = [Ban(target=parse_target(a), jail=JAIL, banned_at=now - len(addrs) + i,
-                expires_at=now + 86400) for i, a in enumerate(addrs)]
+    bans = [
+        Ban(
+            target=parse_target(a),
+            jail=JAIL,
+            banned_at=now - len(addrs) + i,
+            expires_at=now + 86400,
+        )
+        for i, a in enumerate(addrs)
+    ]
     with BanStore(state / "bans.sqlite3") as store:
-        bulk = next((getattr(store, n) for n in ("add_many", "add_all", "extend", "bulk_add")
-                     if callable(getattr(store, n, None))), None)
+        bulk = next(
+            (
+                getattr(store, n)
+                for n in ("add_many", "add_all", "extend", "bulk_add")
+                if callable(getattr(store, n, None))
+            ),
+            None,
+        )
         if bulk is not None:
             bulk(bans)
         else:
@@ -923,9 +1031,13 @@ def bench_restore(lab: Lab, tool: Tool, args: argparse.Namespace) -> dict[str, A
         fill_s = fill_rampart(work, addrs)
         stored = count
         how = "BanStore (rampart's library)"
-    result: dict[str, Any] = {"tool": tool.name, "stored_bans": stored, "fill": how,
-                              "fill_s": fill_s,
-                              "kernel_watch": "netlink listener (NFNLGRP_NFTABLES) in the netns"}
+    result: dict[str, Any] = {
+        "tool": tool.name,
+        "stored_bans": stored,
+        "fill": how,
+        "fill_s": fill_s,
+        "kernel_watch": "netlink listener (NFNLGRP_NFTABLES) in the netns",
+    }
     if stored != count:
         raise DaemonFailed(f"{tool.name}: {stored} bans stored, expected {count}")
 
@@ -936,15 +1048,19 @@ def bench_restore(lab: Lab, tool: Tool, args: argparse.Namespace) -> dict[str, A
         daemon = tool.start(lab, ns, work, log.path, maxretry=1, wait=False)
         tool.wait_ready(daemon, timeout=args.restore_timeout)
         done = probe.wait_count(count, args.restore_timeout, daemon.alive)
-        result.update({
-            "start_to_ready_s": (daemon.ready_at or 0) - daemon.started,
-            "start_to_all_in_kernel_s": None if done is None else done - daemon.started,
-            "in_kernel_when_done": probe.count, "events_lost": probe.lost,
-        })
+        result.update(
+            {
+                "start_to_ready_s": (daemon.ready_at or 0) - daemon.started,
+                "start_to_all_in_kernel_s": None if done is None else done - daemon.started,
+                "in_kernel_when_done": probe.count,
+                "events_lost": probe.lost,
+            }
+        )
         if done is None:
-            result["error"] = (f"only {probe.count:,} of {count:,} in the kernel after "
-                               f"{args.restore_timeout:g} s"
-                               + ("" if daemon.alive() else " (daemon died)"))
+            result["error"] = (
+                f"only {probe.count:,} of {count:,} in the kernel after "
+                f"{args.restore_timeout:g} s" + ("" if daemon.alive() else " (daemon died)")
+            )
         result["elements_listed_after"] = nft_elements(ns, tool.table)
         result.update(stop_daemon(lab, daemon))
         lab.stop(probe.proc)
@@ -983,16 +1099,20 @@ def bench_memory(lab: Lab, tool: Tool, args: argparse.Namespace) -> dict[str, An
     daemon = tool.start(lab, ns, work, log.path, maxretry=max(n, 2))
     pid = daemon.pid
     rss_ready = proc_status(pid)
-    result: dict[str, Any] = {"tool": tool.name, "addresses": n,
-                              "rss_ready_mib": rss_ready.get("VmRSS", 0) / 1024}
+    result: dict[str, Any] = {
+        "tool": tool.name,
+        "addresses": n,
+        "rss_ready_mib": rss_ready.get("VmRSS", 0) / 1024,
+    }
     try:
         addrs = addresses(n, start=0)
         began = time.monotonic()
         chunk = 5000
         for i in range(0, n, chunk):
             stamp = syslog_stamp(time.time())
-            log.append("".join(failure_line(a, i + j, stamp)
-                               for j, a in enumerate(addrs[i:i + chunk])))
+            log.append(
+                "".join(failure_line(a, i + j, stamp) for j, a in enumerate(addrs[i : i + chunk]))
+            )
         written = time.monotonic()
         del addrs
         result["write_s"] = written - began
@@ -1018,8 +1138,14 @@ def bench_memory(lab: Lab, tool: Tool, args: argparse.Namespace) -> dict[str, An
             samples.append((now, cpu))
             if len(samples) % 4 == 0:
                 seen = tool.counts(daemon).get("failures", -1) if cheap_counts else -1
-                timeline.append((round(now - began, 2), round(st.get("VmRSS", 0) / 1024, 1),
-                                 round(cpu, 2), seen))
+                timeline.append(
+                    (
+                        round(now - began, 2),
+                        round(st.get("VmRSS", 0) / 1024, 1),
+                        round(cpu, 2),
+                        seen,
+                    )
+                )
             window = [c for t, c in samples if now - t <= 2.0]
             quiet = now - written >= 2.0 and cpu - window[0] < 0.2
             if not quiet:
@@ -1033,15 +1159,18 @@ def bench_memory(lab: Lab, tool: Tool, args: argparse.Namespace) -> dict[str, An
         status = proc_status(pid)
         if daemon.alive():
             counts = tool.counts(daemon)
-        result.update({
-            "finished": finished, "died": not daemon.alive(),
-            "seconds_to_idle": (busy_until - began) if finished else None,
-            "cpu_s": cpu_seconds(pid),
-            "peak_rss_mib": max(peak, status.get("VmHWM", 0)) / 1024,
-            "rss_end_mib": status.get("VmRSS", 0) / 1024,
-            "counts": counts,
-            "timeline_s_rss_mib_cpu_s_failures": timeline,
-        })
+        result.update(
+            {
+                "finished": finished,
+                "died": not daemon.alive(),
+                "seconds_to_idle": (busy_until - began) if finished else None,
+                "cpu_s": cpu_seconds(pid),
+                "peak_rss_mib": max(peak, status.get("VmHWM", 0)) / 1024,
+                "rss_end_mib": status.get("VmRSS", 0) / 1024,
+                "counts": counts,
+                "timeline_s_rss_mib_cpu_s_failures": timeline,
+            }
+        )
         result["elements_in_kernel"] = nft_elements(ns, tool.table)
     finally:
         log.close()
@@ -1062,17 +1191,21 @@ def fmt(value: float | None, spec: str = ".1f", none: str = "-") -> str:
 
 def report_latency(rows: list[dict[str, Any]]) -> dict[str, Any]:
     print("\n1. line to kernel (appended line -> element in the nftables set, nft monitor)")
-    print(f"{'tool':<10} {'arrived':>11} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
-          f"{'max ms':>8} {'v4 p99':>8} {'v6 p99':>8} {'1st ban ms':>11}")
+    print(
+        f"{'tool':<10} {'arrived':>11} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
+        f"{'max ms':>8} {'v4 p99':>8} {'v6 p99':>8} {'1st ban ms':>11}"
+    )
     for r in rows:
         if "error" in r:
             print(f"{r['tool']:<10} failed: {r['error']}")
             continue
         a = r["all"]
-        print(f"{r['tool']:<10} {r['arrived']:>5,}/{r['bans']:<5,} {fmt(a.get('p50_ms')):>8} "
-              f"{fmt(a.get('p90_ms')):>8} {fmt(a.get('p99_ms')):>8} {fmt(a.get('max_ms')):>8} "
-              f"{fmt(r['ipv4'].get('p99_ms')):>8} {fmt(r['ipv6'].get('p99_ms')):>8} "
-              f"{fmt(r['warmup_ms'].get('ipv4'), '.0f'):>11}")
+        print(
+            f"{r['tool']:<10} {r['arrived']:>5,}/{r['bans']:<5,} {fmt(a.get('p50_ms')):>8} "
+            f"{fmt(a.get('p90_ms')):>8} {fmt(a.get('p99_ms')):>8} {fmt(a.get('max_ms')):>8} "
+            f"{fmt(r['ipv4'].get('p99_ms')):>8} {fmt(r['ipv6'].get('p99_ms')):>8} "
+            f"{fmt(r['warmup_ms'].get('ipv4'), '.0f'):>11}"
+        )
     by = {r["tool"]: r for r in rows if "error" not in r}
     out: dict[str, Any] = {}
     if "fail2ban" in by and "rampart" in by and by["rampart"]["all"]:
@@ -1081,16 +1214,17 @@ def report_latency(rows: list[dict[str, Any]]) -> dict[str, Any]:
         complete = by["rampart"]["arrived"] == by["rampart"]["bans"]
         met = r["p99_ms"] <= GOAL_P99_MS and out["p99_ratio"] >= GOAL_RATIO and complete
         out["goal_met"] = met
-        print(f"fail2ban/rampart: p50 x{out['p50_ratio']:.1f}, p99 x{out['p99_ratio']:.1f} "
-              f"lower with rampart; goal p99 <= {GOAL_P99_MS:g} ms and >= {GOAL_RATIO:g}x "
-              f"lower: {'met' if met else 'NOT met'}")
+        print(
+            f"fail2ban/rampart: p50 x{out['p50_ratio']:.1f}, p99 x{out['p99_ratio']:.1f} "
+            f"lower with rampart; goal p99 <= {GOAL_P99_MS:g} ms and >= {GOAL_RATIO:g}x "
+            f"lower: {'met' if met else 'NOT met'}"
+        )
     return out
 
 
 def report_restore(rows: list[dict[str, Any]]) -> dict[str, Any]:
     print("\n2. restore on start (process start -> every stored ban in the kernel)")
-    print(f"{'tool':<10} {'stored':>9} {'ready s':>9} {'all in s':>9} {'bans/s':>9} "
-          f"{'listed':>9}")
+    print(f"{'tool':<10} {'stored':>9} {'ready s':>9} {'all in s':>9} {'bans/s':>9} {'listed':>9}")
     out: dict[str, Any] = {}
     for r in rows:
         if "stored_bans" not in r:
@@ -1098,23 +1232,32 @@ def report_restore(rows: list[dict[str, Any]]) -> dict[str, Any]:
             continue
         done = r.get("start_to_all_in_kernel_s")
         rate = r["stored_bans"] / done if done else None
-        print(f"{r['tool']:<10} {r['stored_bans']:>9,} {fmt(r.get('start_to_ready_s'), '.2f'):>9}"
-              f" {fmt(done, '.2f'):>9} {fmt(rate, ',.0f'):>9} "
-              f"{r.get('elements_listed_after', 0):>9,}"
-              + (f"  ({r['error']})" if r.get("error") else ""))
+        print(
+            f"{r['tool']:<10} {r['stored_bans']:>9,} {fmt(r.get('start_to_ready_s'), '.2f'):>9}"
+            f" {fmt(done, '.2f'):>9} {fmt(rate, ',.0f'):>9} "
+            f"{r.get('elements_listed_after', 0):>9,}"
+            + (f"  ({r['error']})" if r.get("error") else "")
+        )
         quiet = r.get("without_listener")
         if quiet:
-            print(f"{r['tool']:<10} {r['stored_bans']:>9,} "
-                  f"{fmt(quiet['start_to_ready_s'], '.2f'):>9} {'':>9} {'':>9} "
-                  f"{quiet['elements_listed_after_ready']:>9,}  (no listener: nft returned)")
+            print(
+                f"{r['tool']:<10} {r['stored_bans']:>9,} "
+                f"{fmt(quiet['start_to_ready_s'], '.2f'):>9} {'':>9} {'':>9} "
+                f"{quiet['elements_listed_after_ready']:>9,}  (no listener: nft returned)"
+            )
             if quiet["elements_listed_after_ready"] >= r["stored_bans"]:
                 done = min(done, quiet["start_to_ready_s"]) if done else quiet["start_to_ready_s"]
         if r["tool"] == "rampart" and done is not None and r["stored_bans"] >= GOAL_RESTORE_BANS:
             out["rampart_goal_met"] = done < GOAL_RESTORE_S
-            print(f"rampart: {r['stored_bans']:,} in {done:.2f} s; goal under "
-                  f"{GOAL_RESTORE_S:g} s: {'met' if done < GOAL_RESTORE_S else 'NOT met'}")
-    rates = {r["tool"]: r["stored_bans"] / r["start_to_all_in_kernel_s"] for r in rows
-             if r.get("start_to_all_in_kernel_s")}
+            print(
+                f"rampart: {r['stored_bans']:,} in {done:.2f} s; goal under "
+                f"{GOAL_RESTORE_S:g} s: {'met' if done < GOAL_RESTORE_S else 'NOT met'}"
+            )
+    rates = {
+        r["tool"]: r["stored_bans"] / r["start_to_all_in_kernel_s"]
+        for r in rows
+        if r.get("start_to_all_in_kernel_s")
+    }
     if len(rates) == 2:
         out["rate_ratio"] = rates["rampart"] / rates["fail2ban"]
         print(f"rampart/fail2ban: x{out['rate_ratio']:.0f} bans restored per second")
@@ -1123,8 +1266,10 @@ def report_restore(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def report_memory(rows: list[dict[str, Any]]) -> dict[str, Any]:
     print("\n3. memory tracking failures from distinct addresses (maxretry = addresses)")
-    print(f"{'tool':<10} {'addresses':>10} {'failures':>10} {'tracked':>10} {'read in s':>10} "
-          f"{'cpu s':>8} {'RSS ready':>10} {'peak RSS':>10} {'RSS end':>10}  (MiB)")
+    print(
+        f"{'tool':<10} {'addresses':>10} {'failures':>10} {'tracked':>10} {'read in s':>10} "
+        f"{'cpu s':>8} {'RSS ready':>10} {'peak RSS':>10} {'RSS end':>10}  (MiB)"
+    )
     for r in rows:
         if "peak_rss_mib" not in r:
             print(f"{r['tool']:<10} failed: {r.get('error')}")
@@ -1133,10 +1278,12 @@ def report_memory(rows: list[dict[str, Any]]) -> dict[str, Any]:
         note = "" if r["finished"] else "  (not finished: cap reached or died)"
         if counts.get("forgotten"):
             note += f"  forgot {counts['forgotten']:,}"
-        print(f"{r['tool']:<10} {r['addresses']:>10,} {fmt(counts.get('failures'), ','):>10} "
-              f"{fmt(counts.get('tracked'), ','):>10} {fmt(r['seconds_to_idle']):>10} "
-              f"{fmt(r['cpu_s']):>8} {r['rss_ready_mib']:>10.1f} {r['peak_rss_mib']:>10.1f} "
-              f"{r['rss_end_mib']:>10.1f}{note}")
+        print(
+            f"{r['tool']:<10} {r['addresses']:>10,} {fmt(counts.get('failures'), ','):>10} "
+            f"{fmt(counts.get('tracked'), ','):>10} {fmt(r['seconds_to_idle']):>10} "
+            f"{fmt(r['cpu_s']):>8} {r['rss_ready_mib']:>10.1f} {r['peak_rss_mib']:>10.1f} "
+            f"{r['rss_end_mib']:>10.1f}{note}"
+        )
     by = {r["tool"]: r for r in rows if "peak_rss_mib" in r}
     out: dict[str, Any] = {}
     if len(by) == 2:
@@ -1155,8 +1302,10 @@ def write_json(path: Path, data: object) -> None:
 @contextlib.contextmanager
 def signals_as_exit() -> Iterator[None]:
     """SIGTERM and SIGHUP end the run like Ctrl-C does: cleanup runs."""
+
     def handler(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
+
     old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
@@ -1171,29 +1320,57 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--restore", action="store_true", help="2. restore on start")
     parser.add_argument("--memory", action="store_true", help="3. memory, many addresses")
     parser.add_argument("--bans", type=int, default=1000, help="latency: bans (default 1000)")
-    parser.add_argument("--pace-ms", type=float, default=40.0,
-                        help="latency: ms between two appended lines (default 40)")
-    parser.add_argument("--restore-bans", type=int, default=100_000,
-                        help="restore: bans stored for rampart (default 100000)")
-    parser.add_argument("--f2b-restore-bans", type=int, default=5_000,
-                        help="restore: bans stored for Fail2ban (default 5000)")
-    parser.add_argument("--restore-timeout", type=float, default=600.0,
-                        help="restore: give up after this many seconds (default 600)")
-    parser.add_argument("--memory-addresses", type=int, default=1_000_000,
-                        help="memory: distinct addresses (default 1000000)")
-    parser.add_argument("--memory-timeout", type=float, default=600.0,
-                        help="memory: give up reading after this many seconds (default 600)")
+    parser.add_argument(
+        "--pace-ms",
+        type=float,
+        default=40.0,
+        help="latency: ms between two appended lines (default 40)",
+    )
+    parser.add_argument(
+        "--restore-bans",
+        type=int,
+        default=100_000,
+        help="restore: bans stored for rampart (default 100000)",
+    )
+    parser.add_argument(
+        "--f2b-restore-bans",
+        type=int,
+        default=5_000,
+        help="restore: bans stored for Fail2ban (default 5000)",
+    )
+    parser.add_argument(
+        "--restore-timeout",
+        type=float,
+        default=600.0,
+        help="restore: give up after this many seconds (default 600)",
+    )
+    parser.add_argument(
+        "--memory-addresses",
+        type=int,
+        default=1_000_000,
+        help="memory: distinct addresses (default 1000000)",
+    )
+    parser.add_argument(
+        "--memory-timeout",
+        type=float,
+        default=600.0,
+        help="memory: give up reading after this many seconds (default 600)",
+    )
     parser.add_argument("--fail2ban-only", action="store_true", help="the anchor alone")
     parser.add_argument("--rampart-only", action="store_true", help="rampart alone")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the big logs of the memory run in bench/out/watch")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the big logs of the memory run in bench/out/watch"
+    )
     args = parser.parse_args(argv)
     if args.fail2ban_only and args.rampart_only:
         parser.error("--fail2ban-only and --rampart-only exclude each other")
     if min(args.bans, args.restore_bans, args.f2b_restore_bans, args.memory_addresses) < 1:
         parser.error("counts must be at least 1")
-    phases = [p for p in ("latency", "restore", "memory") if getattr(args, p)] or \
-        ["latency", "restore", "memory"]
+    phases = [p for p in ("latency", "restore", "memory") if getattr(args, p)] or [
+        "latency",
+        "restore",
+        "memory",
+    ]
 
     if os.geteuid() != 0:
         print("bench_watch: needs root (network namespaces, nftables)", file=sys.stderr)
@@ -1226,8 +1403,11 @@ def main(argv: list[str] | None = None) -> int:
     WORK.mkdir(exist_ok=True)
     load = os.getloadavg()[0]
     if load > 0.5:
-        print(f"warning: load average {load:.2f} before the runs; other work on this machine "
-              "adds latency", flush=True)
+        print(
+            f"warning: load average {load:.2f} before the runs; other work on this machine "
+            "adds latency",
+            flush=True,
+        )
     remove_stale_netns()
     results: dict[str, list[dict[str, Any]]] = {p: [] for p in phases}
     failed = False
@@ -1244,8 +1424,11 @@ def main(argv: list[str] | None = None) -> int:
                         failed = True
                         print(f"  {tool.name}: FAILED: {exc}", flush=True)
                         row = {"tool": tool.name, "error": str(exc)}
-                    if row.get("error") or row.get("died_before_stop") or \
-                            row.get("arrived", 0) < row.get("bans", 0):
+                    if (
+                        row.get("error")
+                        or row.get("died_before_stop")
+                        or row.get("arrived", 0) < row.get("bans", 0)
+                    ):
                         failed = True
                     row["phase_wall_s"] = time.monotonic() - began
                     results[phase].append(row)
@@ -1269,14 +1452,24 @@ def main(argv: list[str] | None = None) -> int:
     data = {
         "benchmark": "watch",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "python": platform.python_version(), "load_average_before": load},
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_before": load,
+        },
         "versions": {t.name: t.version for t in tools},
         "fail2ban_backend": next((t.backend for t in tools if isinstance(t, Fail2ban)), None),
         "settings": {k: v for k, v in vars(args).items()},
-        "goals": {"latency_p99_ms": GOAL_P99_MS, "latency_ratio": GOAL_RATIO,
-                  "restore_s": GOAL_RESTORE_S, "restore_bans": GOAL_RESTORE_BANS},
-        "results": results, "summary": summary, "notes": notes,
+        "goals": {
+            "latency_p99_ms": GOAL_P99_MS,
+            "latency_ratio": GOAL_RATIO,
+            "restore_s": GOAL_RESTORE_S,
+            "restore_bans": GOAL_RESTORE_BANS,
+        },
+        "results": results,
+        "summary": summary,
+        "notes": notes,
     }
     write_json(OUT / "bench_watch.json", data)
     print(f"result: {(OUT / 'bench_watch.json').relative_to(ROOT)}")

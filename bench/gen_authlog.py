@@ -71,23 +71,91 @@ Step = tuple[int, str]
 Episode = Iterator[Step]
 
 INVALID_USERS = (
-    "admin", "test", "user", "ubuntu", "oracle", "postgres", "git", "ftpuser", "guest",
-    "pi", "support", "test1", "user1", "administrator", "mysql", "dev", "deployer",
-    "jenkins", "hadoop", "minecraft", "teamspeak", "ts3", "steam", "es", "elastic",
-    "kafka", "zabbix", "nagios", "apache", "nginx", "tomcat", "odoo", "centos", "debian",
-    "vagrant", "ansible", "docker", "k8s", "sftp", "ftp", "backup", "www", "web",
-    "sysadmin", "server", "demo", "student", "teste", "usuario", "admin1", "a", "info",
-    "sales", "office", "hp", "ubnt", "default", "service", "operator", "1234", "root1",
-    "Admin", "ADMIN", "bot", "sol", "solana", "validator", "node", "ethereum", "trader",
+    "admin",
+    "test",
+    "user",
+    "ubuntu",
+    "oracle",
+    "postgres",
+    "git",
+    "ftpuser",
+    "guest",
+    "pi",
+    "support",
+    "test1",
+    "user1",
+    "administrator",
+    "mysql",
+    "dev",
+    "deployer",
+    "jenkins",
+    "hadoop",
+    "minecraft",
+    "teamspeak",
+    "ts3",
+    "steam",
+    "es",
+    "elastic",
+    "kafka",
+    "zabbix",
+    "nagios",
+    "apache",
+    "nginx",
+    "tomcat",
+    "odoo",
+    "centos",
+    "debian",
+    "vagrant",
+    "ansible",
+    "docker",
+    "k8s",
+    "sftp",
+    "ftp",
+    "backup",
+    "www",
+    "web",
+    "sysadmin",
+    "server",
+    "demo",
+    "student",
+    "teste",
+    "usuario",
+    "admin1",
+    "a",
+    "info",
+    "sales",
+    "office",
+    "hp",
+    "ubnt",
+    "default",
+    "service",
+    "operator",
+    "1234",
+    "root1",
+    "Admin",
+    "ADMIN",
+    "bot",
+    "sol",
+    "solana",
+    "validator",
+    "node",
+    "ethereum",
+    "trader",
 )
 EXISTING_TARGETS = ("root",) * 12 + ("www-data", "backup", "nobody", "deploy")
 ADMINS = (("deploy", 1000), ("alice", 1001), ("bob", 1002))
 ADMIN_ADDRS = ("198.51.100.7", "198.51.100.23", "203.0.113.42", "2001:db8:100::17")
 SUDO_COMMANDS = (
-    "/usr/bin/apt update", "/usr/bin/apt upgrade -y", "/usr/bin/systemctl restart nginx",
-    "/usr/bin/systemctl status rampart", "/usr/bin/journalctl -u ssh -n 50",
-    "/usr/bin/tail -f /var/log/auth.log", "/usr/sbin/nft list ruleset",
-    "/usr/bin/docker ps", "/bin/bash", "/usr/bin/vim /etc/nginx/sites-available/default",
+    "/usr/bin/apt update",
+    "/usr/bin/apt upgrade -y",
+    "/usr/bin/systemctl restart nginx",
+    "/usr/bin/systemctl status rampart",
+    "/usr/bin/journalctl -u ssh -n 50",
+    "/usr/bin/tail -f /var/log/auth.log",
+    "/usr/sbin/nft list ruleset",
+    "/usr/bin/docker ps",
+    "/bin/bash",
+    "/usr/bin/vim /etc/nginx/sites-available/default",
 )
 CRON_USERS = (("root", 0),) * 6 + (("www-data", 33), ("backup", 34))
 KEX_OFFERS = (
@@ -179,26 +247,52 @@ class Generator:
         tries = 1 if rng.random() < 0.75 else rng.randint(2, 6)
         yield 0, f"{s}Invalid user {user} from {a} port {p}"
         yield rng.randint(0, 2), f"{s}pam_unix(sshd:auth): check pass; user unknown"
-        yield 0, (f"{s}pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 "
-                  f"tty=ssh ruser= rhost={a} ")
+        yield (
+            0,
+            (
+                f"{s}pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 "
+                f"tty=ssh ruser= rhost={a} "
+            ),
+        )
         for i in range(tries):
-            yield rng.randint(1, 3) if i == 0 else rng.randint(2, 4), (
-                f"{s}Failed password for invalid user {user} from {a} port {p} ssh2")
+            yield (
+                rng.randint(1, 3) if i == 0 else rng.randint(2, 4),
+                (f"{s}Failed password for invalid user {user} from {a} port {p} ssh2"),
+            )
         if tries == 6:
-            yield 0, (f"{s}error: maximum authentication attempts exceeded for invalid user "
-                      f"{user} from {a} port {p} ssh2 [preauth]")
-            yield 0, (f"{s}Disconnecting invalid user {user} {a} port {p}: "
-                      "Too many authentication failures [preauth]")
+            yield (
+                0,
+                (
+                    f"{s}error: maximum authentication attempts exceeded for invalid user "
+                    f"{user} from {a} port {p} ssh2 [preauth]"
+                ),
+            )
+            yield (
+                0,
+                (
+                    f"{s}Disconnecting invalid user {user} {a} port {p}: "
+                    "Too many authentication failures [preauth]"
+                ),
+            )
         elif rng.random() < 0.8:
-            yield rng.randint(0, 1), (f"{s}Received disconnect from {a} port {p}:11: "
-                                      f"{rng.choice(BYE)} [preauth]")
+            yield (
+                rng.randint(0, 1),
+                (f"{s}Received disconnect from {a} port {p}:11: {rng.choice(BYE)} [preauth]"),
+            )
             yield 0, f"{s}Disconnected from invalid user {user} {a} port {p} [preauth]"
         else:
-            yield rng.randint(0, 5), (f"{s}Connection closed by invalid user {user} {a} "
-                                      f"port {p} [preauth]")
+            yield (
+                rng.randint(0, 5),
+                (f"{s}Connection closed by invalid user {user} {a} port {p} [preauth]"),
+            )
         if tries > 1:
-            yield 0, (f"{s}PAM {tries - 1} more authentication failures; logname= uid=0 euid=0 "
-                      f"tty=ssh ruser= rhost={a} ")
+            yield (
+                0,
+                (
+                    f"{s}PAM {tries - 1} more authentication failures; logname= uid=0 euid=0 "
+                    f"tty=ssh ruser= rhost={a} "
+                ),
+            )
         if tries == 6:
             yield 0, f"{s}PAM service(sshd) ignoring max retries; 6 > 3"
 
@@ -208,31 +302,59 @@ class Generator:
         user = rng.choice(EXISTING_TARGETS)
         s = f"sshd[{pid}]: "
         tries = rng.choice((1, 1, 1, 2, 3, 6, 6))
-        yield rng.randint(0, 1), (f"{s}pam_unix(sshd:auth): authentication failure; logname= uid=0 "
-                                  f"euid=0 tty=ssh ruser= rhost={a}  user={user}")
+        yield (
+            rng.randint(0, 1),
+            (
+                f"{s}pam_unix(sshd:auth): authentication failure; logname= uid=0 "
+                f"euid=0 tty=ssh ruser= rhost={a}  user={user}"
+            ),
+        )
         for i in range(tries):
-            yield rng.randint(1, 3) if i == 0 else rng.randint(2, 4), (
-                f"{s}Failed password for {user} from {a} port {p} ssh2")
+            yield (
+                rng.randint(1, 3) if i == 0 else rng.randint(2, 4),
+                (f"{s}Failed password for {user} from {a} port {p} ssh2"),
+            )
         if tries == 6:
-            yield 0, (f"{s}error: maximum authentication attempts exceeded for {user} from {a} "
-                      f"port {p} ssh2 [preauth]")
-            yield 0, (f"{s}Disconnecting authenticating user {user} {a} port {p}: "
-                      "Too many authentication failures [preauth]")
+            yield (
+                0,
+                (
+                    f"{s}error: maximum authentication attempts exceeded for {user} from {a} "
+                    f"port {p} ssh2 [preauth]"
+                ),
+            )
+            yield (
+                0,
+                (
+                    f"{s}Disconnecting authenticating user {user} {a} port {p}: "
+                    "Too many authentication failures [preauth]"
+                ),
+            )
         else:
             r = rng.random()
             if r < 0.6:
-                yield rng.randint(0, 1), (f"{s}Received disconnect from {a} port {p}:11: "
-                                          f"{rng.choice(BYE)} [preauth]")
+                yield (
+                    rng.randint(0, 1),
+                    (f"{s}Received disconnect from {a} port {p}:11: {rng.choice(BYE)} [preauth]"),
+                )
                 yield 0, f"{s}Disconnected from authenticating user {user} {a} port {p} [preauth]"
             elif r < 0.9:
-                yield rng.randint(0, 20), (f"{s}Connection closed by authenticating user {user} "
-                                           f"{a} port {p} [preauth]")
+                yield (
+                    rng.randint(0, 20),
+                    (f"{s}Connection closed by authenticating user {user} {a} port {p} [preauth]"),
+                )
             else:
-                yield rng.randint(0, 20), (f"{s}Connection reset by authenticating user {user} "
-                                           f"{a} port {p} [preauth]")
+                yield (
+                    rng.randint(0, 20),
+                    (f"{s}Connection reset by authenticating user {user} {a} port {p} [preauth]"),
+                )
         if tries > 1:
-            yield 0, (f"{s}PAM {tries - 1} more authentication failures; logname= uid=0 euid=0 "
-                      f"tty=ssh ruser= rhost={a}  user={user}")
+            yield (
+                0,
+                (
+                    f"{s}PAM {tries - 1} more authentication failures; logname= uid=0 euid=0 "
+                    f"tty=ssh ruser= rhost={a}  user={user}"
+                ),
+            )
         if tries == 6:
             yield 0, f"{s}PAM service(sshd) ignoring max retries; 6 > 3"
 
@@ -253,30 +375,51 @@ class Generator:
             yield 0, f"{s}Connection reset by {a} port {p}"
         elif r < 0.70:
             ident = rng.choice(('"GET / HTTP/1.1"', '"\\026\\003\\001"', '"MGLNDD_1.2.3.4_22"'))
-            yield 0, (f"{s}error: kex_exchange_identification: client sent invalid protocol "
-                      f"identifier {ident}")
+            yield (
+                0,
+                (
+                    f"{s}error: kex_exchange_identification: client sent invalid protocol "
+                    f"identifier {ident}"
+                ),
+            )
             yield 0, f"{s}banner exchange: Connection from {a} port {p}: invalid format"
         elif r < 0.74:
-            yield 0, (f"{s}error: kex_exchange_identification: banner line contains invalid "
-                      "characters")
+            yield (
+                0,
+                (f"{s}error: kex_exchange_identification: banner line contains invalid characters"),
+            )
             yield 0, f"{s}banner exchange: Connection from {a} port {p}: invalid format"
         elif r < 0.86:
-            yield rng.randint(0, 1), (f"{s}Unable to negotiate with {a} port {p}: no matching "
-                                      "key exchange method found. Their offer: "
-                                      f"{rng.choice(KEX_OFFERS)} [preauth]")
+            yield (
+                rng.randint(0, 1),
+                (
+                    f"{s}Unable to negotiate with {a} port {p}: no matching "
+                    "key exchange method found. Their offer: "
+                    f"{rng.choice(KEX_OFFERS)} [preauth]"
+                ),
+            )
         elif r < 0.90:
-            yield rng.randint(0, 1), (f"{s}Unable to negotiate with {a} port {p}: no matching host "
-                                      f"key type found. Their offer: {rng.choice(HOSTKEY_OFFERS)} "
-                                      "[preauth]")
+            yield (
+                rng.randint(0, 1),
+                (
+                    f"{s}Unable to negotiate with {a} port {p}: no matching host "
+                    f"key type found. Their offer: {rng.choice(HOSTKEY_OFFERS)} "
+                    "[preauth]"
+                ),
+            )
         elif r < 0.95:
             yield rng.randint(0, 10), f"{s}Did not receive identification string from {a} port {p}"
         else:
             user = rng.choice(INVALID_USERS)
             yield 0, f"{s}Invalid user {user} from {a} port {p}"
-            yield rng.randint(0, 1), (f"{s}Failed none for invalid user {user} from {a} "
-                                      f"port {p} ssh2")
-            yield rng.randint(0, 2), (f"{s}Connection closed by invalid user {user} {a} port {p} "
-                                      "[preauth]")
+            yield (
+                rng.randint(0, 1),
+                (f"{s}Failed none for invalid user {user} from {a} port {p} ssh2"),
+            )
+            yield (
+                rng.randint(0, 2),
+                (f"{s}Connection closed by invalid user {user} {a} port {p} [preauth]"),
+            )
 
     # -- normal noise --------------------------------------------------------------------
 
@@ -294,8 +437,13 @@ class Generator:
         pts = rng.randint(0, 3)
         cmd = rng.choice(SUDO_COMMANDS)
         yield 0, f"sudo:   {user} : TTY=pts/{pts} ; PWD=/home/{user} ; USER=root ; COMMAND={cmd}"
-        yield 0, (f"sudo: pam_unix(sudo:session): session opened for user root(uid=0) "
-                  f"by {user}(uid={uid})")
+        yield (
+            0,
+            (
+                f"sudo: pam_unix(sudo:session): session opened for user root(uid=0) "
+                f"by {user}(uid={uid})"
+            ),
+        )
         yield rng.randint(0, 90), "sudo: pam_unix(sudo:session): session closed for user root"
 
     def su(self) -> Episode:
@@ -303,10 +451,17 @@ class Generator:
         pid = self.pids.next()
         user, uid = rng.choice(ADMINS)
         yield 0, f"su[{pid}]: (to postgres) {user} on pts/{rng.randint(0, 3)}"
-        yield 0, (f"su[{pid}]: pam_unix(su-l:session): session opened for user postgres(uid=105) "
-                  f"by {user}(uid={uid})")
-        yield rng.randint(5, 300), (f"su[{pid}]: pam_unix(su-l:session): session closed "
-                                    "for user postgres")
+        yield (
+            0,
+            (
+                f"su[{pid}]: pam_unix(su-l:session): session opened for user postgres(uid=105) "
+                f"by {user}(uid={uid})"
+            ),
+        )
+        yield (
+            rng.randint(5, 300),
+            (f"su[{pid}]: pam_unix(su-l:session): session closed for user postgres"),
+        )
 
     def login(self) -> Episode:
         """A legitimate SSH session, sometimes after a mistyped password."""
@@ -317,21 +472,38 @@ class Generator:
         self.session_no += 1
         n = self.session_no
         if rng.random() < 0.05:
-            yield 0, (f"{s}pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 "
-                      f"tty=ssh ruser= rhost={a}  user={user}")
+            yield (
+                0,
+                (
+                    f"{s}pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 "
+                    f"tty=ssh ruser= rhost={a}  user={user}"
+                ),
+            )
             yield 2, f"{s}Failed password for {user} from {a} port {p} ssh2"
             yield rng.randint(3, 8), f"{s}Accepted password for {user} from {a} port {p} ssh2"
         else:
-            yield 0, (f"{s}Accepted publickey for {user} from {a} port {p} ssh2: ED25519 "
-                      f"SHA256:{self.fingerprints[user]}")
+            yield (
+                0,
+                (
+                    f"{s}Accepted publickey for {user} from {a} port {p} ssh2: ED25519 "
+                    f"SHA256:{self.fingerprints[user]}"
+                ),
+            )
         yield 0, f"{s}pam_unix(sshd:session): session opened for user {user}(uid={uid}) by (uid=0)"
         yield 0, f"systemd-logind[512]: New session {n} of user {user}."
         if rng.random() < 0.3:
             upid = self.pids.next()
-            yield 0, (f"(systemd)[{upid}]: pam_unix(systemd-user:session): session opened for "
-                      f"user {user}(uid={uid}) by (uid=0)")
-        yield rng.randint(30, 5400), (f"{s}Received disconnect from {a} port {p}:11: "
-                                      "disconnected by user")
+            yield (
+                0,
+                (
+                    f"(systemd)[{upid}]: pam_unix(systemd-user:session): session opened for "
+                    f"user {user}(uid={uid}) by (uid=0)"
+                ),
+            )
+        yield (
+            rng.randint(30, 5400),
+            (f"{s}Received disconnect from {a} port {p}:11: disconnected by user"),
+        )
         yield 0, f"{s}Disconnected from user {user} {a} port {p}"
         yield 0, f"{s}pam_unix(sshd:session): session closed for user {user}"
         yield 0, f"systemd-logind[512]: Session {n} logged out. Waiting for processes to exit."
@@ -342,14 +514,21 @@ class Generator:
         r = rng.random()
         pid = self.pids.next()
         if r < 0.3:
-            agent = (f"Authentication Agent for unix-process:{pid}:{rng.randint(10**6, 10**8)} "
-                     f"(system bus name :1.{rng.randint(10, 999)}, object path "
-                     "/org/freedesktop/PolicyKit1/AuthenticationAgent, locale en_US.UTF-8)")
+            agent = (
+                f"Authentication Agent for unix-process:{pid}:{rng.randint(10**6, 10**8)} "
+                f"(system bus name :1.{rng.randint(10, 999)}, object path "
+                "/org/freedesktop/PolicyKit1/AuthenticationAgent, locale en_US.UTF-8)"
+            )
             yield 0, f"polkitd[498]: Registered {agent}"
             yield rng.randint(0, 3), f"polkitd[498]: Unregistered {agent} (disconnected from bus)"
         elif r < 0.5:
-            yield 0, ("systemd-logind[512]: Watching system buttons on /dev/input/event0 "
-                      "(Power Button)")
+            yield (
+                0,
+                (
+                    "systemd-logind[512]: Watching system buttons on /dev/input/event0 "
+                    "(Power Button)"
+                ),
+            )
             yield 0, "systemd-logind[512]: New seat seat0."
         elif r < 0.7:
             yield 0, "sshd[611]: Received signal 15; terminating."
@@ -362,14 +541,27 @@ class Generator:
             name = f"svc{rng.randint(1, 99)}"
             gid = 9000 + pid % 1000
             yield 0, f"groupadd[{pid}]: group added to /etc/group: name={name}, GID={gid}"
-            yield 0, (f"useradd[{pid}]: new user: name={name}, UID={gid}, GID={gid}, "
-                      f"home=/home/{name}, shell=/bin/bash, from=/dev/pts/0")
+            yield (
+                0,
+                (
+                    f"useradd[{pid}]: new user: name={name}, UID={gid}, GID={gid}, "
+                    f"home=/home/{name}, shell=/bin/bash, from=/dev/pts/0"
+                ),
+            )
 
     def kinds(self) -> tuple[list[Callable[[], Episode]], list[float]]:
         """Episode makers and their start weights (tuned for ~50 % attack lines)."""
         return (
-            [self.ssh_invalid_user, self.ssh_existing_user, self.ssh_scanner,
-             self.cron, self.sudo, self.su, self.login, self.misc],
+            [
+                self.ssh_invalid_user,
+                self.ssh_existing_user,
+                self.ssh_scanner,
+                self.cron,
+                self.sudo,
+                self.su,
+                self.login,
+                self.misc,
+            ],
             [24.0, 14.0, 20.0, 80.0, 15.0, 2.7, 5.6, 0.6],
         )
 
@@ -448,8 +640,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=1_000_000, help="number of lines")
     parser.add_argument("--seed", type=int, default=1, help="RNG seed (same seed, same file)")
     parser.add_argument("--days", type=float, default=7.0, help="days the log spans")
-    parser.add_argument("--start", default="2026-11-16T00:00:00",
-                        help="first timestamp, ISO 8601, UTC (only month/day/time are written)")
+    parser.add_argument(
+        "--start",
+        default="2026-11-16T00:00:00",
+        help="first timestamp, ISO 8601, UTC (only month/day/time are written)",
+    )
     parser.add_argument("--stats", action="store_true", help="print the line mix to stderr")
     args = parser.parse_args(argv)
     if args.lines < 1:
@@ -466,8 +661,10 @@ def main(argv: list[str] | None = None) -> int:
         for kind, n in kinds.most_common():
             print(f"  {kind:<18} {n:>9} {100 * n / args.lines:5.1f} %", file=sys.stderr)
         attack = sum(n for k, n in kinds.items() if k.startswith("ssh_"))
-        print(f"  {'sshd brute force':<18} {attack:>9} {100 * attack / args.lines:5.1f} %",
-              file=sys.stderr)
+        print(
+            f"  {'sshd brute force':<18} {attack:>9} {100 * attack / args.lines:5.1f} %",
+            file=sys.stderr,
+        )
     return 0
 
 

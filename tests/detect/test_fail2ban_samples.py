@@ -47,6 +47,7 @@ def holds(condition: str, name: str, options: dict[str, Any]) -> bool:
     actual = name if subject == "name" else options.get(option)
     return (actual == value) if operator == "==" else (actual != value)
 
+
 pytestmark = pytest.mark.skipif(
     not SAMPLES_DIR.is_dir() or not FILTER_DIR.is_dir(),
     reason="Fail2ban's filters and sample logs are not installed (apt-get install fail2ban)",
