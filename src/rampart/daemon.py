@@ -31,6 +31,7 @@ from rampart.ban.types import Ban, BanTarget, StoredBan
 from rampart.config import JailSettings, Settings
 from rampart.detect import DEFAULT_FILTER_DIRS, Filter, LineMatcher, load_filter
 from rampart.errors import RampartError
+from rampart.files import write_atomically
 from rampart.firewall import BanBackend, BanScope
 from rampart.sources import FileTail, JournalSource, SourceError, TailPosition
 from rampart.store import BanStore
@@ -429,8 +430,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write to a temporary file and rename: a crash never leaves half a file."""
+    """Write whole or not at all (a crash never leaves half a file)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(data, indent=1, sort_keys=True))
-    os.replace(temporary, path)
+    text = json.dumps(data, indent=1, sort_keys=True)
+    write_atomically(path, lambda out: out.write(text))

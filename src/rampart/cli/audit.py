@@ -1,13 +1,10 @@
-"""``rampart audit``: check this host (and later the AWS account) against the practices."""
+"""``rampart audit``: check this host and the AWS account against the practices."""
 
 import argparse
-import contextlib
 import os
 import sys
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 EXIT_FINDINGS = 1
 
@@ -49,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from rampart.audit.html import write_html
     from rampart.audit.report import write_json, write_text
     from rampart.audit.sarif import write_sarif
+    from rampart.files import write_atomically
 
     for path in (args.sarif, args.html):
         if path is not None:
@@ -69,9 +67,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         write_text(report, sys.stdout, verbose=args.verbose)
     if args.sarif is not None:
-        _write_atomically(args.sarif, lambda out: write_sarif(report, checks, out))
+        write_atomically(args.sarif, lambda out: write_sarif(report, checks, out))
     if args.html is not None:
-        _write_atomically(args.html, lambda out: write_html(report, out))
+        write_atomically(args.html, lambda out: write_html(report, out))
     if threshold is not None and report.failing(threshold):
         return EXIT_FINDINGS
     return 0
@@ -104,27 +102,3 @@ def _check_writable(path: Path) -> None:
     folder = path.parent
     if not folder.is_dir():
         raise AuditError(f"{path}: no such directory {folder}; create it or choose another path")
-
-
-def _write_atomically(path: Path, write: Callable[[TextIO], None]) -> None:
-    """Write to a temporary file beside ``path``, then rename: never half a report."""
-    from rampart.audit import AuditError
-
-    _check_writable(path)
-    try:
-        handle, temporary = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-        )
-    except OSError as error:
-        raise AuditError(f"{path}: cannot write in {path.parent}: {error.strerror}") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            write(out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except OSError as error:
-        raise AuditError(f"{path}: cannot write: {error.strerror}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
