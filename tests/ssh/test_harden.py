@@ -249,3 +249,25 @@ def test_dropin_when_an_include_sets_weaker_values_first(tmp_path: Path, privsep
         values = effective("sshd", server.config)
         assert {k: values[k][0] for k in wanted()} == wanted()
         assert banner(("127.0.0.1", server.port), 5.0).startswith("SSH-2.0-")
+
+
+def test_cli_dry_run_prints_the_diff(tmp_path: Path) -> None:
+    from tests.conftest import run_rampart
+
+    if SSHD is None or os.geteuid() != 0:
+        pytest.skip("needs root and sshd")
+    made = not PRIVSEP_DIR.exists()
+    if made:
+        PRIVSEP_DIR.mkdir(mode=0o755)
+    try:
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "host_ed25519")])
+        config = tmp_path / "sshd_config"
+        config.write_text(weak_config(tmp_path, 2222))
+        before = config.read_text()
+        result = run_rampart(["ssh", "harden", "--config", str(config), "--dry-run", "--force"])
+        assert result.returncode == 0, result.stderr
+        assert "+PermitRootLogin no" in result.stdout
+        assert config.read_text() == before
+    finally:
+        if made:
+            PRIVSEP_DIR.rmdir()
