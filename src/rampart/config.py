@@ -299,12 +299,69 @@ class AuditSettings(_Section):
     aws_region: str | None = None
 
 
+_IFACE = re.compile(r"[A-Za-z0-9_.-]{1,15}")
+
+
+def parse_port_range(value: object) -> tuple[int, int]:
+    """One port or range: ``22``, ``"ssh"``, ``"8000-8100"``, ``"8000:8100"``."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("a port is a number, a service name or a range such as '8000-8100'")
+    ranges = parse_ports(value)
+    if ranges is None or len(ranges) != 1:
+        raise ValueError(f"{value!r} is not one port or port range")
+    return ranges[0]
+
+
+class FirewallService(_Section):
+    """One allowed inbound service: a port or range, its protocol, optionally who and where."""
+
+    port: Annotated[tuple[int, int], BeforeValidator(parse_port_range)]
+    protocol: Literal["tcp", "udp"] = "tcp"
+    sources: Networks = ()
+    """Only these addresses or networks; empty: from anywhere."""
+    interface: str | None = None
+
+    @field_validator("interface")
+    @classmethod
+    def _interface(cls, value: str | None) -> str | None:
+        if value is not None and not _IFACE.fullmatch(value):
+            raise ValueError(f"{value!r} is not an interface name ([A-Za-z0-9_.-], 1-15)")
+        return value
+
+
+class EarlyDropSettings(_Section):
+    """Traffic dropped in prerouting, before any port is looked at (all on by default)."""
+
+    invalid: bool = True
+    bad_flags: bool = True
+    new_without_syn: bool = True
+    low_mss: bool = True
+    min_mss: int = Field(default=536, ge=1, le=65535)
+    syn_flood: bool = True
+    syn_rate: int = Field(default=25, ge=1, le=1_000_000)
+    """New TCP connections per second and source address."""
+    syn_burst: int = Field(default=50, ge=1, le=1_000_000)
+    conn_limit: int | None = Field(default=None, ge=1, le=1_000_000)
+    """At most this many TCP connections per source address (``ct count``); none: no limit."""
+
+
+class FirewallSettings(_Section):
+    """The host firewall: inbound default deny, the services allowed, early drops."""
+
+    inbound: Literal["drop", "accept"] = "drop"
+    allow: tuple[FirewallService, ...] = ()
+    ping_rate: int = Field(default=10, ge=1, le=1_000_000)
+    """ICMP echo requests accepted per second (ICMPv6 neighbour discovery: always)."""
+    early_drop: EarlyDropSettings = EarlyDropSettings()
+
+
 class Settings(_Section):
     """The whole configuration file."""
 
     state_dir: Path = DEFAULT_STATE_DIR
     ban: BanSettings = Field(default_factory=lambda: BanSettings.model_validate({}))
     audit: AuditSettings = AuditSettings()
+    firewall: FirewallSettings = FirewallSettings()
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:

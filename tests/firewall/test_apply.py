@@ -1,0 +1,156 @@
+"""The policy applied for real in the host namespace of a LAN, with rollback and the guard."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rampart.config import FirewallSettings
+from rampart.firewall import FirewallError
+from rampart.firewall.apply import apply, confirm, live_table, plan
+from tests.netns import Lan
+
+
+def policy(*allow: dict[str, object]) -> FirewallSettings:
+    return FirewallSettings.model_validate({"allow": list(allow)})
+
+
+def reachable(lan: Lan, port: int) -> tuple[bool, bool]:
+    return (
+        lan.can_connect(lan.attacker, lan.host.ip4, port),
+        lan.can_connect(lan.bystander, lan.host.ip6, port),
+    )
+
+
+def wait_for(condition: object, seconds: float = 8.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_allowed_ports_open_others_dropped(lan: Lan, tmp_path: Path) -> None:
+    lan.serve_tcp(8080)
+    lan.serve_tcp(9090)
+    apply(policy({"port": "8000-8100"}), tmp_path, netns=lan.host.ns)
+    assert reachable(lan, 8080) == (True, True)
+    assert reachable(lan, 9090) == (False, False)
+
+
+def test_source_restricted_allow(lan: Lan, tmp_path: Path) -> None:
+    lan.serve_tcp(8080)
+    rule = {"port": 8080, "sources": [str(lan.bystander.ip4), str(lan.bystander.ip6)]}
+    apply(policy(rule), tmp_path, netns=lan.host.ns)
+    assert lan.can_connect(lan.bystander, lan.host.ip4, 8080)
+    assert lan.can_connect(lan.bystander, lan.host.ip6, 8080)
+    assert not lan.can_connect(lan.attacker, lan.host.ip4, 8080)
+    assert not lan.can_connect(lan.attacker, lan.host.ip6, 8080)
+
+
+def test_unconfirmed_apply_rolls_back(lan: Lan, tmp_path: Path) -> None:
+    lan.serve_tcp(8080)
+    apply(policy(), tmp_path, confirm_within=2, netns=lan.host.ns)
+    assert not lan.can_connect(lan.attacker, lan.host.ip4, 8080)
+    assert wait_for(lambda: lan.can_connect(lan.attacker, lan.host.ip4, 8080))
+    assert live_table(lan.host.ns) == ""
+
+
+def test_rollback_restores_the_previous_policy(lan: Lan, tmp_path: Path) -> None:
+    lan.serve_tcp(8080)
+    lan.serve_tcp(9090)
+    apply(policy({"port": 8080}), tmp_path, netns=lan.host.ns)
+    before = live_table(lan.host.ns)
+    apply(policy({"port": 9090}), tmp_path, confirm_within=2, netns=lan.host.ns)
+    assert reachable(lan, 9090) == (True, True)
+    assert wait_for(lambda: lan.can_connect(lan.attacker, lan.host.ip4, 8080))
+    assert not lan.can_connect(lan.attacker, lan.host.ip4, 9090)
+    assert "dport 8080" in before and "dport 8080" in live_table(lan.host.ns)
+
+
+def test_confirm_keeps_the_policy(lan: Lan, tmp_path: Path) -> None:
+    lan.serve_tcp(8080)
+    apply(policy(), tmp_path, confirm_within=2, netns=lan.host.ns)
+    confirm(tmp_path)
+    time.sleep(3)
+    assert not lan.can_connect(lan.attacker, lan.host.ip4, 8080)
+    with pytest.raises(FirewallError, match="nothing to confirm"):
+        confirm(tmp_path)
+
+
+def test_rollback_survives_killing_the_applier(lan: Lan, tmp_path: Path) -> None:
+    lan.serve_tcp(8080)
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from rampart.config import FirewallSettings\n"
+        "from rampart.firewall.apply import apply\n"
+        "apply(FirewallSettings(), Path(sys.argv[1]), confirm_within=2, netns=sys.argv[2])\n"
+        "print('applied', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path), lan.host.ns],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "SSH_CONNECTION": ""},
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "applied"
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=5)
+        assert not lan.can_connect(lan.attacker, lan.host.ip4, 8080)
+        assert wait_for(lambda: lan.can_connect(lan.attacker, lan.host.ip4, 8080))
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+
+
+def test_lockout_guard_refuses_then_force(
+    lan: Lan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSH_CONNECTION", f"{lan.attacker.ip4} 40000 {lan.host.ip4} 2222")
+    with pytest.raises(FirewallError, match=f"SSH session from {lan.attacker.ip4} to port 2222"):
+        apply(policy({"port": 22}), tmp_path, netns=lan.host.ns)
+    assert live_table(lan.host.ns) == ""
+    # Allowed for another source only: still a lockout.
+    with pytest.raises(FirewallError):
+        apply(policy({"port": 2222, "sources": ["198.51.100.0/24"]}), tmp_path, netns=lan.host.ns)
+    apply(policy({"port": 2222, "sources": [str(lan.attacker.ip4)]}), tmp_path, netns=lan.host.ns)
+    apply(policy({"port": 22}), tmp_path, force=True, netns=lan.host.ns)
+    assert "dport 22 accept" in live_table(lan.host.ns)
+
+
+def test_foreign_tables_left_alone(lan: Lan, tmp_path: Path) -> None:
+    foreign = "table inet other {\n chain c { type filter hook input priority 10; counter; }\n}\n"
+    lan.exec(lan.host, ["nft", "-f", "-"], input_text=foreign)
+    apply(policy({"port": 22}), tmp_path, confirm_within=1, netns=lan.host.ns)
+    assert "table inet other" in lan.exec(lan.host, ["nft", "list", "tables"]).stdout
+    assert wait_for(lambda: live_table(lan.host.ns) == "")
+    tables = lan.exec(lan.host, ["nft", "list", "tables"]).stdout
+    assert "table inet other" in tables and "rampart_fw" not in tables
+
+
+def test_plan_shows_the_difference(lan: Lan, tmp_path: Path) -> None:
+    first = plan(policy({"port": 22}), netns=lan.host.ns)
+    assert first.live_text == ""
+    assert first.text.startswith("add table inet rampart_fw\ndelete table inet rampart_fw\n")
+    assert "+\t\ttcp dport 22 accept" in first.diff
+    apply(policy({"port": 22}), tmp_path, netns=lan.host.ns)
+    assert "dport 22" in plan(policy({"port": 443}), netns=lan.host.ns).live_text
+
+
+def test_pending_change_blocks_another(lan: Lan, tmp_path: Path) -> None:
+    apply(policy({"port": 22}), tmp_path, confirm_within=30, netns=lan.host.ns)
+    with pytest.raises(FirewallError, match="waits for confirmation"):
+        apply(policy({"port": 22}), tmp_path, netns=lan.host.ns)
+    confirm(tmp_path)
