@@ -165,8 +165,35 @@ def test_harden_changes_file_reloads_and_sshd_still_answers(sshd: Sshd) -> None:
         "Match Address 192.0.2.0/24\n    PasswordAuthentication yes\n    MaxAuthTries 10\n"
     )
     assert sshd.config.with_name("sshd_config.rampart-bak").read_text() == done.old_text
-    # the reload really happened: the running sshd now refuses root at once
     assert harden(sshd.config, homes=[sshd.homes]).changes == ()
+    # the running sshd took the new file: it offers only public keys now
+    assert "Permission denied (publickey)." in offered_methods(sshd.port)
+
+
+def offered_methods(port: int) -> str:
+    """What a real ssh client is told when it has no key to offer."""
+    result = run(
+        [
+            "ssh",
+            "-p",
+            str(port),
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "IdentityFile=/dev/null",
+            "-o",
+            "IdentitiesOnly=yes",
+            "nobody@127.0.0.1",
+            "true",
+        ],
+        check=False,
+        timeout=10.0,
+    )
+    return result.stderr
 
 
 @needs_sshd
@@ -202,12 +229,15 @@ def test_sshd_t_failure_after_writing_is_rolled_back(
 @needs_sshd
 def test_failed_banner_check_rolls_back_and_reloads(sshd: Sshd) -> None:
     before = sshd.config.read_text()
+    assert "publickey,password,keyboard-interactive" in offered_methods(sshd.port)
     with pytest.raises(HardenError, match=r"no SSH banner.*restored and sshd reloaded"):
         harden(
             sshd.config, homes=[sshd.homes], check_address=("127.0.0.1", _free_port()), timeout=2.0
         )
     assert sshd.config.read_text() == before
     assert effective("sshd", sshd.config)["permitrootlogin"] == ["yes"]
+    # reloaded again with the old file: passwords are offered again
+    assert "publickey,password,keyboard-interactive" in offered_methods(sshd.port)
     assert banner(("127.0.0.1", sshd.port), 5.0).startswith("SSH-2.0-")
 
 
