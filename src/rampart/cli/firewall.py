@@ -1,0 +1,75 @@
+"""``rampart firewall plan | apply | confirm``: the ``[firewall]`` policy, safely applied."""
+
+import argparse
+from typing import Any
+
+
+def register(commands: "argparse._SubParsersAction[Any]") -> None:
+    parser = commands.add_parser(
+        "firewall",
+        help="host firewall from [firewall] in rampart.toml (nftables)",
+        description="Compile the [firewall] policy to nftables table inet rampart_fw.",
+    )
+    actions = parser.add_subparsers(dest="firewall_command", metavar="ACTION", required=True)
+    netns_help = "work inside this network namespace (tests, containers)"
+
+    show = actions.add_parser("plan", help="print the nft batch and its difference from now")
+    show.add_argument("--netns", metavar="NAME", help=netns_help)
+    show.set_defaults(handler=run_plan)
+
+    apply = actions.add_parser("apply", help="load the policy (one atomic nft batch)")
+    apply.add_argument(
+        "--confirm-within",
+        type=float,
+        metavar="SECONDS",
+        help="roll back after SECONDS unless 'rampart firewall confirm' runs first",
+    )
+    apply.add_argument(
+        "--force", action="store_true", help="apply even if it drops an open SSH session"
+    )
+    apply.add_argument("--netns", metavar="NAME", help=netns_help)
+    apply.set_defaults(handler=run_apply)
+
+    keep = actions.add_parser("confirm", help="keep the applied policy (cancel the rollback)")
+    keep.set_defaults(handler=run_confirm)
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    from rampart.config import load_settings
+    from rampart.firewall.apply import plan
+
+    result = plan(load_settings(args.config).firewall, netns=args.netns)
+    print(result.text, end="")
+    print(result.diff or "# no change from the live table", end="\n" if not result.diff else "")
+    return 0
+
+
+def run_apply(args: argparse.Namespace) -> int:
+    from rampart.config import load_settings
+    from rampart.firewall.apply import apply
+
+    settings = load_settings(args.config)
+    apply(
+        settings.firewall,
+        settings.state_dir,
+        confirm_within=args.confirm_within,
+        force=args.force,
+        netns=args.netns,
+    )
+    if args.confirm_within is None:
+        print("rampart firewall: policy applied")
+    else:
+        print(
+            f"rampart firewall: policy applied; it is rolled back in {args.confirm_within:g} s"
+            " unless you run 'rampart firewall confirm'"
+        )
+    return 0
+
+
+def run_confirm(args: argparse.Namespace) -> int:
+    from rampart.config import load_settings
+    from rampart.firewall.apply import confirm
+
+    confirm(load_settings(args.config).state_dir)
+    print("rampart firewall: policy kept")
+    return 0
