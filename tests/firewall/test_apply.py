@@ -1,6 +1,8 @@
 """The policy applied for real in the host namespace of a LAN, with rollback and the guard."""
 
+import importlib.util
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -154,3 +156,44 @@ def test_pending_change_blocks_another(lan: Lan, tmp_path: Path) -> None:
     with pytest.raises(FirewallError, match="waits for confirmation"):
         apply(policy({"port": 22}), tmp_path, netns=lan.host.ns)
     confirm(tmp_path)
+
+
+# Crafted packets from the attacker: each answer (if any) is counted, so a
+# dropped probe is one that got no SYN-ACK or RST back.
+_PROBES = """\
+import sys
+from scapy.all import IP, IPv6, TCP, conf, sr1
+conf.verb = 0
+dst4, dst6, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+probes = [
+    IP(dst=dst4) / TCP(dport=port, sport=40001, flags="SF"),
+    IPv6(dst=dst6) / TCP(dport=port, sport=40002, flags="SF"),
+    IP(dst=dst4) / TCP(dport=port, sport=40003, flags="S", options=[("MSS", 100)]),
+    IP(dst=dst4) / TCP(dport=port, sport=40004, flags="FPU"),
+    IP(dst=dst4) / TCP(dport=port, sport=40005, flags=""),
+    IP(dst=dst4) / TCP(dport=port, sport=40006, flags="S", options=[("MSS", 1460)]),
+]
+print(sum(sr1(p, timeout=0.5) is not None for p in probes))
+"""
+
+
+def _counters(lan: Lan) -> dict[str, int]:
+    listing = lan.exec(lan.host, ["nft", "list", "chain", "inet", "rampart_fw", "prerouting"])
+    found = re.findall(r'counter packets (\d+) bytes \d+ drop comment "([^"]+)"', listing.stdout)
+    return {comment: int(packets) for packets, comment in found}
+
+
+def test_crafted_packets_are_dropped_and_counted(lan: Lan, tmp_path: Path) -> None:
+    if importlib.util.find_spec("scapy") is None:
+        pytest.skip("scapy is not installed (pip install -e '.[dev]')")
+    lan.serve_tcp(8080)
+    apply(policy({"port": 8080}), tmp_path, netns=lan.host.ns)
+    probe = [sys.executable, "-c", _PROBES, str(lan.host.ip4), str(lan.host.ip6), "8080"]
+    answered = lan.exec(lan.attacker, probe, timeout=30).stdout.strip()
+    assert answered == "1"  # only the honest SYN got its SYN-ACK
+    counters = _counters(lan)
+    assert counters["syn+fin"] == 2
+    assert counters["mss below 536"] == 1
+    assert counters["xmas"] == 1
+    assert counters["null"] == 1
+    assert lan.can_connect(lan.attacker, lan.host.ip4, 8080)

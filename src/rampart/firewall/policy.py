@@ -97,25 +97,27 @@ def _sets(early: EarlyDropSettings) -> list[str]:
 
 
 def _early_rules(early: EarlyDropSettings) -> list[str]:
+    # Named drops first, so their counters say why; conntrack marks most of them
+    # invalid too, and the catch-all "invalid" rule then counts only the rest.
     rules: list[str] = []
-    if early.invalid:
-        rules.append('ct state invalid counter drop comment "invalid"')
     if early.bad_flags:
         rules += [
             'tcp flags & (fin|syn) == (fin|syn) counter drop comment "syn+fin"',
             'tcp flags & (syn|rst) == (syn|rst) counter drop comment "syn+rst"',
-            'tcp flags & (fin|ack) == fin counter drop comment "fin without ack"',
             'tcp flags & (fin|syn|rst|psh|ack|urg) == 0x0 counter drop comment "null"',
             'tcp flags & (fin|psh|urg) == (fin|psh|urg) counter drop comment "xmas"',
+            'tcp flags & (fin|ack) == fin counter drop comment "fin without ack"',
         ]
-    if early.new_without_syn:
-        rules.append(
-            'ct state new tcp flags & (syn|rst|ack) != syn counter drop comment "new without syn"'
-        )
     if early.low_mss:
         rules.append(
             f"{_SYN} tcp option maxseg size 1-{early.min_mss - 1}"
             f' counter drop comment "mss below {early.min_mss}"'
+        )
+    if early.invalid:
+        rules.append('ct state invalid counter drop comment "invalid"')
+    if early.new_without_syn:
+        rules.append(
+            'ct state new tcp flags & (syn|rst|ack) != syn counter drop comment "new without syn"'
         )
     for version, match in ((4, "ip saddr"), (6, "ip6 saddr")):
         if early.syn_flood:
