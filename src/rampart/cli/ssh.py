@@ -34,6 +34,31 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
     )
     harden.set_defaults(handler=run_harden)
 
+    move = actions.add_parser(
+        "move-port",
+        help="make sshd listen on NEW too (firewall opened, verified); 'confirm' drops the old",
+        description=(
+            "Add Port NEW next to the old Port lines, check with sshd -t, open NEW in the "
+            "rampart firewall (when its table is loaded), reload sshd and check the SSH banner "
+            "on NEW and the old port; on any failure everything is put back. The old port is "
+            "dropped only by 'rampart ssh confirm', after you logged in on NEW."
+        ),
+    )
+    move.add_argument("new_port", type=int, metavar="NEW", help="the new port (1-65535)")
+    move.add_argument(
+        "--config",
+        dest="sshd_config",
+        type=Path,
+        default=Path("/etc/ssh/sshd_config"),
+        metavar="FILE",
+        help="the sshd configuration (default: /etc/ssh/sshd_config)",
+    )
+    move.add_argument("--netns", metavar="NAME", help="sshd and firewall in this namespace")
+    move.set_defaults(handler=run_move_port)
+
+    keep = actions.add_parser("confirm", help="after move-port: drop the old port from sshd")
+    keep.set_defaults(handler=run_confirm)
+
 
 def run_harden(args: argparse.Namespace) -> int:
     from rampart.ssh import harden
@@ -48,4 +73,46 @@ def run_harden(args: argparse.Namespace) -> int:
             print(f"changed: {change}")
         if done.dropin is not None:
             print(f"wrote {done.dropin} (an included file set weaker values first)")
+    return 0
+
+
+def run_move_port(args: argparse.Namespace) -> int:
+    from rampart.config import load_settings
+    from rampart.ssh import move_port
+
+    settings = load_settings(args.config)
+    done = move_port(
+        args.new_port,
+        config_path=args.sshd_config,
+        state_dir=settings.state_dir,
+        firewall=settings.firewall,
+        netns=args.netns,
+    )
+    old = ", ".join(map(str, done.old_ports))
+    print(f"sshd listens on {old} and {done.new_port}; add this to ~/.ssh/config:\n")
+    print(done.snippet)
+    print(
+        f"Add port {done.new_port} to [firewall] allow in rampart.toml, so that the next "
+        f"'rampart firewall apply' keeps it open. Log in on port {done.new_port}, then run "
+        f"'rampart ssh confirm' to drop port {old}."
+    )
+    return 0
+
+
+def run_confirm(args: argparse.Namespace) -> int:
+    import ipaddress
+
+    from rampart.config import load_settings
+    from rampart.firewall.policy import allows
+    from rampart.ssh import confirm_move
+
+    settings = load_settings(args.config)
+    done = confirm_move(settings.state_dir)
+    old = ", ".join(map(str, done.old_ports))
+    print(f"sshd now listens on {done.new_port} only (port {old} dropped)")
+    anyone = ipaddress.ip_address("192.0.2.1")
+    policy = settings.firewall
+    still = [p for p in done.old_ports if policy.inbound == "drop" and allows(policy, anyone, p)]
+    if still:
+        print(f"[firewall] in rampart.toml still allows {still}: remove it and apply")
     return 0
