@@ -137,3 +137,29 @@ def test_other_chains_untouched(host: Lan, tmp_path: Path) -> None:
     cleaned = save(host, "iptables", *FILTER).splitlines()
     assert [line for line in cleaned if line.startswith(("-A", ":"))] == before
     assert "RAMPART" not in save(host) and "RAMPART" not in save(host, "ip6tables")
+
+
+def test_cli_backend_iptables(
+    host: Lan, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rampart.cli.main import main
+
+    monkeypatch.setenv("SSH_CONNECTION", "")
+    path = tmp_path / "rampart.toml"
+    path.write_text(f'state_dir = "{tmp_path / "state"}"\n[firewall]\nallow = [{{port = 8080}}]\n')
+    host.serve_tcp(8080)
+    host.serve_tcp(9090)
+    base = ["--config", str(path), "firewall"]
+    ns = ["--netns", host.host.ns, "--backend", "iptables"]
+    assert main([*base, "plan", *ns]) == 0
+    assert (
+        "+*filter -A RAMPART-FW-IN -p tcp -m tcp --dport 8080 -j ACCEPT" in capsys.readouterr().out
+    )
+    assert main([*base, "apply", "--confirm-within", "5", *ns]) == 2
+    assert "RAMPART" not in save(host)
+    assert main([*base, "apply", *ns]) == 0
+    assert host.can_connect(host.attacker, host.host.ip4, 8080)
+    assert not host.can_connect(host.attacker, host.host.ip4, 9090)
+    capsys.readouterr()
+    assert main([*base, "plan", *ns]) == 0
+    assert capsys.readouterr().out.endswith("# no change from the live rules\n")

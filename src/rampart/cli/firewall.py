@@ -12,9 +12,13 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
     )
     actions = parser.add_subparsers(dest="firewall_command", metavar="ACTION", required=True)
     netns_help = "work inside this network namespace (tests, containers)"
+    backend_help = "nftables (table inet rampart_fw) or iptables (iptables-restore, no nftables)"
 
     show = actions.add_parser("plan", help="print the nft batch and its difference from now")
     show.add_argument("--netns", metavar="NAME", help=netns_help)
+    show.add_argument(
+        "--backend", choices=("nftables", "iptables"), default="nftables", help=backend_help
+    )
     show.set_defaults(handler=run_plan)
 
     apply = actions.add_parser("apply", help="load the policy (one atomic nft batch)")
@@ -28,6 +32,9 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
         "--force", action="store_true", help="apply even if it drops an open SSH session"
     )
     apply.add_argument("--netns", metavar="NAME", help=netns_help)
+    apply.add_argument(
+        "--backend", choices=("nftables", "iptables"), default="nftables", help=backend_help
+    )
     apply.set_defaults(handler=run_apply)
 
     keep = actions.add_parser("confirm", help="keep the applied policy (cancel the rollback)")
@@ -38,6 +45,13 @@ def run_plan(args: argparse.Namespace) -> int:
     from rampart.config import load_settings
     from rampart.firewall.apply import plan
 
+    if args.backend == "iptables":
+        from rampart.firewall import policy_iptables
+
+        shown = policy_iptables.plan(load_settings(args.config).firewall, netns=args.netns)
+        print("".join(shown.texts.values()), end="")
+        print(shown.diff or "# no change from the live rules", end="\n" if not shown.diff else "")
+        return 0
     result = plan(load_settings(args.config).firewall, netns=args.netns)
     print(result.text, end="")
     print(result.diff or "# no change from the live table", end="\n" if not result.diff else "")
@@ -49,6 +63,14 @@ def run_apply(args: argparse.Namespace) -> int:
     from rampart.firewall.apply import apply
 
     settings = load_settings(args.config)
+    if args.backend == "iptables":
+        from rampart.firewall import FirewallError, policy_iptables
+
+        if args.confirm_within is not None:
+            raise FirewallError("--confirm-within is not supported with --backend iptables yet")
+        policy_iptables.apply(settings.firewall, force=args.force, netns=args.netns)
+        print("rampart firewall: policy applied (iptables)")
+        return 0
     apply(
         settings.firewall,
         settings.state_dir,
