@@ -329,6 +329,15 @@ class FirewallService(_Section):
         return value
 
 
+class OutboundService(_Section):
+    """One allowed outbound service: a destination port or range, optionally where to."""
+
+    port: Annotated[tuple[int, int], BeforeValidator(parse_port_range)]
+    protocol: Literal["tcp", "udp"] = "tcp"
+    destinations: Networks = ()
+    """Only to these addresses or networks; empty: anywhere."""
+
+
 class EarlyDropSettings(_Section):
     """Traffic dropped in prerouting, before any port is looked at (all on by default)."""
 
@@ -350,6 +359,9 @@ class FirewallSettings(_Section):
 
     inbound: Literal["drop", "accept"] = "drop"
     allow: tuple[FirewallService, ...] = ()
+    outbound: Literal["accept", "drop"] = "accept"
+    """With "drop", only ``allow_out`` (plus replies, loopback and ICMP) may leave."""
+    allow_out: tuple[OutboundService, ...] = ()
     ping_rate: int = Field(default=10, ge=1, le=1_000_000)
     """ICMP echo requests accepted per second (ICMPv6 neighbour discovery: always)."""
     early_drop: EarlyDropSettings = EarlyDropSettings()

@@ -220,3 +220,30 @@ def test_syn_flood_above_the_rate_is_dropped(lan: Lan, tmp_path: Path) -> None:
     # 200 SYNs in well under a second against 25/s with a burst of 50.
     assert _counters(lan)["syn flood"] >= 100
     assert lan.can_connect(lan.bystander, lan.host.ip4, 8080)  # another source is not limited
+
+
+def test_outbound_policy_lets_out_only_what_is_allowed(lan: Lan, tmp_path: Path) -> None:
+    lan.serve_tcp(8080, lan.attacker)
+    lan.serve_tcp(8080, lan.bystander)
+    lan.serve_tcp(9090, lan.bystander)
+    lan.serve_tcp(22)
+    settings = FirewallSettings.model_validate(
+        {
+            "allow": [{"port": 22}],
+            "outbound": "drop",
+            "allow_out": [{"port": 8080, "destinations": [str(lan.bystander.ip4)]}],
+        }
+    )
+    apply(settings, tmp_path, netns=lan.host.ns)
+    assert lan.can_connect(lan.host, lan.bystander.ip4, 8080)
+    assert not lan.can_connect(lan.host, lan.attacker.ip4, 8080), "not an allowed destination"
+    assert not lan.can_connect(lan.host, lan.bystander.ip4, 9090), "not an allowed port"
+    assert lan.can_connect(lan.attacker, lan.host.ip4, 22), "replies to inbound still leave"
+
+
+def test_the_iptables_backend_refuses_an_outbound_policy_it_cannot_enforce() -> None:
+    from rampart.firewall.policy_iptables import compile_iptables
+
+    settings = FirewallSettings.model_validate({"outbound": "drop"})
+    with pytest.raises(FirewallError, match="outbound"):
+        compile_iptables(settings)

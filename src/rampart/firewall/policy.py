@@ -13,6 +13,8 @@ written):
   and related traffic, the ICMP a host needs (echo requests rate limited;
   ICMPv6 neighbour discovery and packet-too-big always), then the allowed
   services.
+* ``output`` (only with ``outbound = "drop"`` or ``allow_out``): replies,
+  loopback and ICMP, then the allowed outbound services.
 
 The batch replaces the table whole: ``add table`` (so that the ``delete``
 cannot fail), ``delete table``, then the new table, all in one ``nft -f``:
@@ -23,7 +25,7 @@ names).
 
 import ipaddress
 
-from rampart.config import EarlyDropSettings, FirewallService, FirewallSettings
+from rampart.config import EarlyDropSettings, FirewallService, FirewallSettings, OutboundService
 
 FAMILY_TABLE = "inet rampart_fw"
 TABLE_NAME = "rampart_fw"
@@ -74,8 +76,44 @@ def table_text(policy: FirewallSettings) -> str:
     ]
     for service in policy.allow:
         lines += [f"\t\t{rule}" for rule in service_rules(service)]
-    lines += [f'\t\tcounter comment "{policy.inbound} by policy"', "\t}", "}"]
+    lines += [f'\t\tcounter comment "{policy.inbound} by policy"', "\t}"]
+    if policy.outbound == "drop" or policy.allow_out:
+        lines += _output_chain(policy)
+    lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _output_chain(policy: FirewallSettings) -> list[str]:
+    """The optional outbound policy: replies, loopback, ICMP, then ``allow_out``."""
+    lines = [
+        "\tchain output {",
+        f"\t\ttype filter hook output priority {INPUT_PRIORITY}; policy {policy.outbound};",
+        "\t\tct state established,related accept",
+        '\t\toifname "lo" accept',
+        "\t\tmeta l4proto { icmp, ipv6-icmp } accept",
+    ]
+    for service in policy.allow_out:
+        lines += [f"\t\t{rule}" for rule in outbound_rules(service)]
+    lines += [f'\t\tcounter comment "{policy.outbound} outbound by policy"', "\t}"]
+    return lines
+
+
+def outbound_rules(service: OutboundService) -> list[str]:
+    """The accept rule(s) of one allowed outbound service."""
+    low, high = service.port
+    port = str(low) if low == high else f"{low}-{high}"
+    tail = f"{service.protocol} dport {port} accept"
+    if not service.destinations:
+        return [tail]
+    rules = []
+    for version, match in ((4, "ip daddr"), (6, "ip6 daddr")):
+        networks = [
+            n for n in map(ipaddress.ip_network, service.destinations) if n.version == version
+        ]
+        if networks:
+            listed = ", ".join(n.with_prefixlen for n in networks)
+            rules.append(f"{match} {{ {listed} }} {tail}")
+    return rules
 
 
 def _sets(early: EarlyDropSettings) -> list[str]:

@@ -68,6 +68,11 @@ def compile_iptables(
     ``jumps`` says how many jumps to rampart's chains are live per IP version
     (:func:`live_jumps`); without it they are taken as missing and inserted.
     """
+    if policy.outbound == "drop" or policy.allow_out:
+        raise FirewallError(
+            "the iptables backend does not enforce an outbound policy yet"
+            " (use the nftables backend, or leave [firewall] outbound and allow_out out)"
+        )
     found = jumps or {}
     four, six = (family_text(policy, v, found.get(v, {})) for v in VERSIONS)
     return four, six
