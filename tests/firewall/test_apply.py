@@ -247,3 +247,17 @@ def test_the_iptables_backend_refuses_an_outbound_policy_it_cannot_enforce() -> 
     settings = FirewallSettings.model_validate({"outbound": "drop"})
     with pytest.raises(FirewallError, match="outbound"):
         compile_iptables(settings)
+
+
+def test_the_ssh_port_rampart_moved_to_stays_open_in_later_applies(tmp_path: Path) -> None:
+    from rampart.firewall.apply import effective_policy, remember_ssh_port
+
+    configured = policy({"port": 443})
+    assert effective_policy(configured, tmp_path) == configured, "nothing recorded: unchanged"
+    remember_ssh_port(tmp_path, 2222)
+    kept = effective_policy(configured, tmp_path)
+    assert [s.port for s in kept.allow] == [(443, 443), (2222, 2222)]
+    already = policy({"port": "2000-3000"})
+    assert effective_policy(already, tmp_path) == already, "already open: not added twice"
+    restricted = policy({"port": 2222, "sources": ["10.0.0.0/8"]})
+    assert len(effective_policy(restricted, tmp_path).allow) == 2, "open from anywhere"

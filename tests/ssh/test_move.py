@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rampart.config import FirewallSettings
-from rampart.firewall.apply import apply, live_table
+from rampart.firewall.apply import apply, effective_policy, live_table
 from rampart.ssh import MoveError, add_port, move_port, remove_ports
 from rampart.ssh import confirm_move as confirm
 from rampart.ssh import move as move_module
@@ -105,6 +105,9 @@ def test_move_then_confirm(net: Lan, lan_sshd: Path, tmp_path: Path) -> None:
     confirm(state(tmp_path))
     assert answers(net, 2222) == (True, True)
     assert answers(net, 22) == (False, False)
+    # A later apply of the configured policy (which names only 22) keeps 2222 open.
+    apply(effective_policy(ssh_only(), state(tmp_path)), state(tmp_path), netns=net.host.ns)
+    assert answers(net, 2222) == (True, True)
     assert not (state(tmp_path) / "ssh-move.json").exists()
     with pytest.raises(MoveError, match="nothing to confirm"):
         confirm(state(tmp_path))

@@ -43,16 +43,18 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
 
 def run_plan(args: argparse.Namespace) -> int:
     from rampart.config import load_settings
-    from rampart.firewall.apply import plan
+    from rampart.firewall.apply import effective_policy, plan
 
+    settings = load_settings(args.config)
+    policy = effective_policy(settings.firewall, settings.state_dir)
     if args.backend == "iptables":
         from rampart.firewall import policy_iptables
 
-        shown = policy_iptables.plan(load_settings(args.config).firewall, netns=args.netns)
+        shown = policy_iptables.plan(policy, netns=args.netns)
         print("".join(shown.texts.values()), end="")
         print(shown.diff or "# no change from the live rules", end="\n" if not shown.diff else "")
         return 0
-    result = plan(load_settings(args.config).firewall, netns=args.netns)
+    result = plan(policy, netns=args.netns)
     print(result.text, end="")
     print(result.diff or "# no change from the live table", end="\n" if not result.diff else "")
     return 0
@@ -60,19 +62,20 @@ def run_plan(args: argparse.Namespace) -> int:
 
 def run_apply(args: argparse.Namespace) -> int:
     from rampart.config import load_settings
-    from rampart.firewall.apply import apply
+    from rampart.firewall.apply import apply, effective_policy
 
     settings = load_settings(args.config)
+    policy = effective_policy(settings.firewall, settings.state_dir)
     if args.backend == "iptables":
         from rampart.firewall import FirewallError, policy_iptables
 
         if args.confirm_within is not None:
             raise FirewallError("--confirm-within is not supported with --backend iptables yet")
-        policy_iptables.apply(settings.firewall, force=args.force, netns=args.netns)
+        policy_iptables.apply(policy, force=args.force, netns=args.netns)
         print("rampart firewall: policy applied (iptables)")
         return 0
     apply(
-        settings.firewall,
+        policy,
         settings.state_dir,
         confirm_within=args.confirm_within,
         force=args.force,

@@ -92,9 +92,8 @@ def run_move_port(args: argparse.Namespace) -> int:
     print(f"sshd listens on {old} and {done.new_port}; add this to ~/.ssh/config:\n")
     print(done.snippet)
     print(
-        f"Add port {done.new_port} to [firewall] allow in rampart.toml, so that the next "
-        f"'rampart firewall apply' keeps it open. Log in on port {done.new_port}, then run "
-        f"'rampart ssh confirm' to drop port {old}."
+        f"rampart's firewall keeps port {done.new_port} open from now on (in every apply). "
+        f"Log in on port {done.new_port}, then run 'rampart ssh confirm' to drop port {old}."
     )
     return 0
 

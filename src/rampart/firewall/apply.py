@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rampart.ban.guard import Address, established_peers, sshd_ports
-from rampart.config import FirewallSettings
+from rampart.config import FirewallService, FirewallSettings
 from rampart.files import write_atomically
 from rampart.firewall.interface import FirewallError, netns_prefix
 from rampart.firewall.policy import FAMILY_TABLE, allows, compile_policy, replace_batch, table_text
@@ -47,6 +47,40 @@ class Plan:
     text: str
     live_text: str
     diff: str
+
+
+SSH_PORT = "ssh-port.json"
+"""rampart's own addition to the policy: the port ``rampart ssh move-port`` moved sshd to."""
+
+
+def remember_ssh_port(state_dir: Path, port: int) -> None:
+    """Keep ``port`` open in every later apply (``rampart ssh move-port`` calls this)."""
+    path = firewall_dir(state_dir) / SSH_PORT
+    write_atomically(path, lambda out: json.dump({"port": int(port)}, out))
+
+
+def effective_policy(policy: FirewallSettings, state_dir: Path) -> FirewallSettings:
+    """``policy`` plus the SSH port rampart moved sshd to, if the policy does not open it.
+
+    Without this, the next ``rampart firewall apply`` from ``rampart.toml``
+    would close the port sshd now listens on.
+    """
+    try:
+        port = int(json.loads((state_dir / "firewall" / SSH_PORT).read_text())["port"])
+    except FileNotFoundError:
+        return policy
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise FirewallError(f"{state_dir / 'firewall' / SSH_PORT}: unreadable ({error})") from None
+    if not 1 <= port <= 65535 or any(
+        service.protocol == "tcp"
+        and not service.sources
+        and not service.interface
+        and service.port[0] <= port <= service.port[1]
+        for service in policy.allow
+    ):
+        return policy
+    extra = FirewallService.model_validate({"port": port})
+    return policy.model_copy(update={"allow": (*policy.allow, extra)})
 
 
 def firewall_dir(state_dir: Path) -> Path:

@@ -15,15 +15,15 @@ port goes away:
 On any failure the previous file is written back, sshd reloaded again and the
 firewall table put back as it was; one :class:`MoveError` says what failed.
 
-The firewall: editing the operator's ``rampart.toml`` is risky and the
-policy loader has no place for additions, so :func:`move_port` applies the
-``[firewall]`` policy it is given *plus* one allow entry for NEW (the same
-:func:`rampart.firewall.apply.apply`, lockout guard included) and the
-operator is told to add NEW to ``[firewall] allow`` so that the next
-``rampart firewall apply`` keeps it; the guard refuses such an apply while an
-SSH session uses NEW. Rampart never adds the old port, so :func:`confirm`
-has nothing to take out of the firewall; if ``[firewall]`` allows it, the
-operator is told to remove it there.
+The firewall: editing the operator's ``rampart.toml`` is risky, so
+:func:`move_port` applies the ``[firewall]`` policy it is given *plus* one
+allow entry for NEW (the same :func:`rampart.firewall.apply.apply`, lockout
+guard included), and records NEW in the state directory
+(:func:`rampart.firewall.apply.remember_ssh_port`), which every later
+``rampart firewall plan | apply`` adds to the policy
+(:func:`~rampart.firewall.apply.effective_policy`). Rampart never adds the
+old port, so :func:`confirm` has nothing to take out of the firewall; if
+``[firewall]`` allows it, the operator is told to remove it there.
 """
 
 import contextlib
@@ -37,7 +37,7 @@ from rampart.config import FirewallService, FirewallSettings
 from rampart.errors import RampartError
 from rampart.files import write_atomically
 from rampart.firewall.apply import apply as apply_policy
-from rampart.firewall.apply import live_table
+from rampart.firewall.apply import live_table, remember_ssh_port
 from rampart.firewall.interface import netns_prefix
 from rampart.firewall.policy import replace_batch
 from rampart.ssh.config import MARK, keyword_of
@@ -204,6 +204,7 @@ def move_port(
         move = Move(config_path, old_ports, new, netns, snippet(host or socket.gethostname(), new))
         record = {"config": str(config_path), "old_ports": list(old_ports), "new_port": new}
         write_atomically(pending, lambda out: json.dump({**record, "netns": netns}, out))
+        remember_ssh_port(state_dir, new)  # every later firewall apply keeps it open
     except (RampartError, OSError) as error:
         _write(config_path, old_text, mode)
         if reloaded:
