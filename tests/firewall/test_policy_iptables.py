@@ -1,10 +1,15 @@
 """The policy through iptables-restore, applied for real in the host namespace of a LAN."""
 
+import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from rampart.config import FirewallSettings
+from rampart.firewall.apply import confirm
+from rampart.firewall.interface import FirewallError
 from rampart.firewall.policy_iptables import (
     IN_CHAIN,
     PRE_CHAIN,
@@ -155,11 +160,71 @@ def test_cli_backend_iptables(
     assert (
         "+*filter -A RAMPART-FW-IN -p tcp -m tcp --dport 8080 -j ACCEPT" in capsys.readouterr().out
     )
-    assert main([*base, "apply", "--confirm-within", "5", *ns]) == 2
-    assert "RAMPART" not in save(host)
+    assert main([*base, "apply", "--confirm-within", "30", *ns]) == 0
+    assert "RAMPART" in save(host)
+    assert main([*base, "confirm"]) == 0
     assert main([*base, "apply", *ns]) == 0
     assert host.can_connect(host.attacker, host.host.ip4, 8080)
     assert not host.can_connect(host.attacker, host.host.ip4, 9090)
     capsys.readouterr()
     assert main([*base, "plan", *ns]) == 0
     assert capsys.readouterr().out.endswith("# no change from the live rules\n")
+
+
+def wait_for(check: Callable[[], bool], seconds: float = 8.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.3)
+    return check()
+
+
+def test_unconfirmed_apply_rolls_back(host: Lan, tmp_path: Path) -> None:
+    host.serve_tcp(8080)
+    host.serve_tcp(9090)
+    apply(policy({"port": 8080}), tmp_path, netns=host.host.ns)
+    before = (save(host), save(host, "ip6tables"))
+    apply(policy({"port": 9090}), tmp_path, confirm_within=2, netns=host.host.ns)
+    token = tmp_path / "firewall" / "pending.json"
+    assert json.loads(token.read_text())["backend"] == "iptables"
+    assert (tmp_path / "firewall" / "previous.iptables.json").exists()
+    assert host.can_connect(host.attacker, host.host.ip4, 9090)
+    assert not host.can_connect(host.attacker, host.host.ip4, 8080)
+    assert wait_for(lambda: host.can_connect(host.attacker, host.host.ip4, 8080))
+    assert wait_for(lambda: not token.exists())
+    assert not host.can_connect(host.attacker, host.host.ip4, 9090)
+    assert host.can_connect(host.bystander, host.host.ip6, 8080)
+    assert not host.can_connect(host.bystander, host.host.ip6, 9090)
+    after = (save(host), save(host, "ip6tables"))
+    for old, new in zip(before, after, strict=True):
+        assert new.count("-A INPUT -j RAMPART-FW-IN") == 1
+        assert new.count("-A PREROUTING -j RAMPART-FW-PRE") == 1
+        assert mine(new) == mine(old)
+
+
+def mine(text: str) -> list[str]:
+    return [line for line in text.splitlines() if "RAMPART" in line and not line.startswith("#")]
+
+
+def test_rollback_to_nothing(host: Lan, tmp_path: Path) -> None:
+    host.serve_tcp(8080)
+    apply(policy(), tmp_path, confirm_within=2, netns=host.host.ns)
+    assert not host.can_connect(host.attacker, host.host.ip4, 8080)
+    assert wait_for(lambda: host.can_connect(host.attacker, host.host.ip4, 8080))
+    assert wait_for(lambda: "RAMPART" not in save(host) + save(host, "ip6tables"))
+
+
+def test_confirm_keeps_the_policy(host: Lan, tmp_path: Path) -> None:
+    host.serve_tcp(8080)
+    host.serve_tcp(9090)
+    apply(policy({"port": 8080}), tmp_path, netns=host.host.ns)
+    apply(policy({"port": 9090}), tmp_path, confirm_within=2, netns=host.host.ns)
+    with pytest.raises(FirewallError, match="waits for confirmation"):
+        apply(policy({"port": 8080}), tmp_path, confirm_within=2, netns=host.host.ns)
+    confirm(tmp_path)
+    time.sleep(3.5)
+    assert host.can_connect(host.attacker, host.host.ip4, 9090)
+    assert not host.can_connect(host.attacker, host.host.ip4, 8080)
+    with pytest.raises(FirewallError, match="nothing to confirm"):
+        confirm(tmp_path)

@@ -67,22 +67,26 @@ def run_apply(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     policy = effective_policy(settings.firewall, settings.state_dir)
     if args.backend == "iptables":
-        from rampart.firewall import FirewallError, policy_iptables
+        from rampart.firewall import policy_iptables
 
-        if args.confirm_within is not None:
-            raise FirewallError("--confirm-within is not supported with --backend iptables yet")
-        policy_iptables.apply(policy, force=args.force, netns=args.netns)
-        print("rampart firewall: policy applied (iptables)")
-        return 0
-    apply(
-        policy,
-        settings.state_dir,
-        confirm_within=args.confirm_within,
-        force=args.force,
-        netns=args.netns,
-    )
+        policy_iptables.apply(
+            policy,
+            settings.state_dir,
+            confirm_within=args.confirm_within,
+            force=args.force,
+            netns=args.netns,
+        )
+    else:
+        apply(
+            policy,
+            settings.state_dir,
+            confirm_within=args.confirm_within,
+            force=args.force,
+            netns=args.netns,
+        )
     if args.confirm_within is None:
-        print("rampart firewall: policy applied")
+        backend = " (iptables)" if args.backend == "iptables" else ""
+        print(f"rampart firewall: policy applied{backend}")
     else:
         print(
             f"rampart firewall: policy applied; it is rolled back in {args.confirm_within:g} s"

@@ -10,7 +10,9 @@ terminal or its SSH session dies. Token claims are renames, so a confirm and
 a rollback racing each other cannot both win.
 
 Run as ``python -m rampart.firewall.apply rollback-after SECONDS TOKEN_FILE``
-it is that rollback process.
+it is that rollback process. The token's ``backend`` says what to restore:
+the nftables table (the default) or, for ``"iptables"``, rampart's chains as
+:mod:`rampart.firewall.policy_iptables` saved them.
 """
 
 import contextlib
@@ -181,15 +183,7 @@ def apply(
     netns: str | None = None,
 ) -> Plan:
     """Load ``policy``; with ``confirm_within``, roll back unless confirmed in time."""
-    if confirm_within is not None and not 0 < confirm_within <= 86400:
-        raise FirewallError("--confirm-within must be between 0 and 86400 seconds")
-    directory = firewall_dir(state_dir)
-    token = directory / PENDING
-    if token.exists():
-        raise FirewallError(
-            f"a firewall change waits for confirmation ({token}):"
-            " 'rampart firewall confirm' it or wait for its rollback"
-        )
+    directory, token = pending_check(state_dir, confirm_within)
     if not force:
         refusal = lockout(policy, netns)
         if refusal is not None:
@@ -207,25 +201,44 @@ def apply(
         token.unlink(missing_ok=True)
         raise
     if confirm_within is not None:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "rampart.firewall.apply",
-                "rollback-after",
-                f"{confirm_within:g}",
-                str(token),
-            ],
-            start_new_session=True,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        (directory / "rollback.pid").write_text(f"{process.pid}\n")
-        # Detached on purpose: never waited for (init adopts it if this process ends
-        # first); this tells Popen so, which would otherwise warn that it still runs.
-        process.returncode = 0
+        start_rollback(token, confirm_within)
     return current
+
+
+def pending_check(state_dir: Path, confirm_within: float | None) -> tuple[Path, Path]:
+    """The firewall state directory and token path; refuses while a change waits."""
+    if confirm_within is not None and not 0 < confirm_within <= 86400:
+        raise FirewallError("--confirm-within must be between 0 and 86400 seconds")
+    directory = firewall_dir(state_dir)
+    token = directory / PENDING
+    if token.exists():
+        raise FirewallError(
+            f"a firewall change waits for confirmation ({token}):"
+            " 'rampart firewall confirm' it or wait for its rollback"
+        )
+    return directory, token
+
+
+def start_rollback(token: Path, confirm_within: float) -> None:
+    """Start the detached process that rolls back after ``confirm_within`` s unless confirmed."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rampart.firewall.apply",
+            "rollback-after",
+            f"{confirm_within:g}",
+            str(token),
+        ],
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    (token.parent / "rollback.pid").write_text(f"{process.pid}\n")
+    # Detached on purpose: never waited for (init adopts it if this process ends
+    # first); this tells Popen so, which would otherwise warn that it still runs.
+    process.returncode = 0
 
 
 def confirm(state_dir: Path) -> None:
@@ -262,8 +275,13 @@ def rollback(token: Path) -> bool:
         return False  # confirmed
     try:
         info = json.loads(claimed.read_text())
-        saved = Path(info["saved"]).read_text()
-        _nft(["-f", "-"], info["netns"], replace_batch(saved))
+        if info.get("backend") == "iptables":
+            from rampart.firewall.policy_iptables import restore_state
+
+            restore_state(Path(info["saved"]), info["netns"])
+        else:
+            saved = Path(info["saved"]).read_text()
+            _nft(["-f", "-"], info["netns"], replace_batch(saved))
     finally:
         claimed.unlink(missing_ok=True)
     return True

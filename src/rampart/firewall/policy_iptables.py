@@ -31,12 +31,14 @@ name.
 
 import difflib
 import ipaddress
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from rampart.config import EarlyDropSettings, FirewallService, FirewallSettings
+from rampart.files import write_atomically
 from rampart.firewall.interface import FirewallError, netns_prefix
 from rampart.system import CommandError, run
 
@@ -253,18 +255,28 @@ def apply(
     policy: FirewallSettings,
     state_dir: Path | None = None,
     *,
+    confirm_within: float | None = None,
     force: bool = False,
     netns: str | None = None,
 ) -> IptablesPlan:
     """Load ``policy``: one ``iptables-restore -w --noflush`` per IP version.
 
     The SSH lockout guard of :mod:`rampart.firewall.apply` runs first unless
-    ``force``; ``state_dir`` is kept for the same call shape (no rollback here yet).
+    ``force``. With ``state_dir``, rampart's rules as they are now are saved
+    there first (:data:`SAVED`); with ``confirm_within`` as well, the same
+    detached rollback as the nftables backend restores them unless
+    ``rampart firewall confirm`` runs in time.
     """
-    del state_dir
-    if not force:
-        from rampart.firewall.apply import lockout
+    from rampart.firewall.apply import lockout, pending_check, start_rollback
 
+    token: Path | None = None
+    saved: Path | None = None
+    if state_dir is not None:
+        directory, token = pending_check(state_dir, confirm_within)
+        saved = directory / SAVED
+    elif confirm_within is not None:
+        raise FirewallError("--confirm-within needs a state directory")
+    if not force:
         refusal = lockout(policy, netns)
         if refusal is not None:
             raise FirewallError(refusal)
@@ -272,9 +284,63 @@ def apply(
     for version in VERSIONS:
         tool = f"{TOOLS[version]}-restore"
         _run([tool, "-w", "--noflush", "--test"], netns, current.texts[version])
-    for version in VERSIONS:
-        _run([f"{TOOLS[version]}-restore", "-w", "--noflush"], netns, current.texts[version])
+    if saved is not None:
+        state = saved_state(netns)
+        write_atomically(saved, lambda out: json.dump(state, out))
+    if confirm_within is not None and token is not None:
+        info = {"backend": "iptables", "netns": netns, "saved": str(saved), "pid": None}
+        write_atomically(token, lambda out: json.dump(info, out))
+    try:
+        for version in VERSIONS:
+            _run([f"{TOOLS[version]}-restore", "-w", "--noflush"], netns, current.texts[version])
+    except FirewallError:
+        if confirm_within is not None and token is not None:
+            token.unlink(missing_ok=True)
+        raise
+    if confirm_within is not None and token is not None:
+        start_rollback(token, confirm_within)
     return current
+
+
+SAVED = "previous.iptables.json"
+"""rampart's chains as they were before the last apply, per IP version (in the state directory)."""
+
+
+def saved_state(netns: str | None = None) -> dict[str, str]:
+    """Restore input (for ``--noflush``) that rebuilds rampart's chains and jumps as they are.
+
+    Keyed by IP version ("4", "6"); "" for a version where rampart has nothing.
+    Only rampart's own chains and the jumps to them are read.
+    """
+    state: dict[str, str] = {}
+    for version in VERSIONS:
+        lines: list[str] = []
+        for table, builtin, chain in HOOKS:
+            live = _save(version, table, netns)
+            rules = [line for line in live if line.startswith(f"-A {chain} ")]
+            exists = any(line.startswith(f":{chain} ") for line in live)
+            jumped = f"-A {builtin} -j {chain}" in live
+            if not exists:
+                continue
+            lines += [f"*{table}", f":{chain} - [0:0]", *rules]
+            if jumped:
+                lines.append(f"-I {builtin} 1 -j {chain}")
+            lines.append("COMMIT")
+        state[str(version)] = "".join(line + "\n" for line in lines)
+    return state
+
+
+def restore_state(saved: Path, netns: str | None = None) -> None:
+    """Put rampart's chains back as :func:`saved_state` found them (the rollback)."""
+    try:
+        state = json.loads(saved.read_text())
+        texts = {version: str(state[str(version)]) for version in VERSIONS}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise FirewallError(f"{saved}: unreadable ({error})") from None
+    remove(netns)
+    for version in VERSIONS:
+        if texts[version]:
+            _run([f"{TOOLS[version]}-restore", "-w", "--noflush"], netns, texts[version])
 
 
 def remove(netns: str | None = None) -> None:
