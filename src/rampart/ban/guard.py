@@ -12,7 +12,7 @@ network namespace, so no program is run and no process list is needed.
 
 import ipaddress
 import os
-import struct
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -28,12 +28,19 @@ _ESTABLISHED = "01"
 PEERS_CACHE_SECONDS = 1.0
 
 
-def _proc_address(text: str) -> tuple[Address, int]:
-    """``0100007F:0016`` (little-endian words, as the kernel prints them) as (address, port)."""
-    hex_address, hex_port = text.split(":")
+def proc_net_address(text: str) -> tuple[Address, int]:
+    """``0100007F:0016`` from ``/proc/net/tcp`` as (address, port).
+
+    The kernel prints each 32-bit word of the address in host byte order; an
+    IPv4-mapped IPv6 address is given as the IPv4 address it maps.
+    """
+    hex_address, _, hex_port = text.partition(":")
     raw = bytes.fromhex(hex_address)
-    words = b"".join(struct.pack("<I", value) for value in struct.unpack(f">{len(raw) // 4}I", raw))
-    address = ipaddress.ip_address(words)
+    if sys.byteorder == "little":
+        raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    if len(raw) not in (4, 16):
+        raise ValueError(f"bad address {text!r}")
+    address = ipaddress.ip_address(raw)
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return address, int(hex_port, 16)
@@ -55,8 +62,8 @@ def established_peers(
             if len(fields) < 4 or fields[3] != _ESTABLISHED:
                 continue
             try:
-                _, port = _proc_address(fields[1])
-                remote, _ = _proc_address(fields[2])
+                _, port = proc_net_address(fields[1])
+                remote, _ = proc_net_address(fields[2])
             except ValueError:
                 continue
             if port in ports:

@@ -22,7 +22,6 @@ import pwd
 import re
 import shlex
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from rampart.audit.interface import Unavailable
+from rampart.ban.guard import proc_net_address
 from rampart.errors import RampartError
 from rampart.system import CommandError, run
 
@@ -508,17 +508,9 @@ def parse_proc_net(text: str, proto: str) -> list[Socket]:
 
 
 def _endpoint(text: str) -> tuple[str, int]:
-    """``0100007F:1F90`` → ("127.0.0.1", 8080); the address words are in host byte order."""
-    hex_address, _, hex_port = text.partition(":")
-    raw = bytes.fromhex(hex_address)
-    if sys.byteorder == "little":
-        raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
-    if len(raw) not in (4, 16):
-        raise ValueError(f"bad address {text!r}")
-    address = ipaddress.ip_address(raw)
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return str(address), int(hex_port, 16)
+    """``0100007F:1F90`` → ("127.0.0.1", 8080)."""
+    address, port = proc_net_address(text)
+    return str(address), port
 
 
 def socket_owners(proc: Path, inodes: set[int]) -> dict[int, Process]:
