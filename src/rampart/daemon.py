@@ -35,6 +35,7 @@ from rampart.files import write_atomically
 from rampart.firewall import BanBackend, BanScope
 from rampart.sources import FileTail, JournalSource, SourceError, TailPosition
 from rampart.store import BanStore
+from rampart.store.bans import STORE_FILE
 
 log = logging.getLogger("rampart.watch")
 
@@ -89,19 +90,16 @@ def jail_scope(name: str, settings: JailSettings) -> BanScope:
 
 def build_watcher(settings: Settings, *, dry_run: bool = False) -> "Watcher":
     """The daemon wired from settings: store, backend (``log`` when dry), guard."""
-    from rampart.ban.guard import sshd_ports
-    from rampart.firewall import make_backend
+    from rampart.ban.control import enforcement
 
-    backend = make_backend("log" if dry_run else settings.ban.backend)
-    store = BanStore(state_paths(settings)[0])
-    guard = Guard(ssh_ports=sshd_ports(), protect_ssh_sessions=settings.ban.protect_ssh_sessions)
+    backend, store, guard = enforcement(settings, dry_run=dry_run)
     return Watcher(settings, backend=backend, store=store, guard=guard)
 
 
 def state_paths(settings: Settings) -> tuple[Path, Path, Path]:
     """The store, the positions file and the status file in the state directory."""
     base = settings.state_dir
-    return base / "bans.sqlite3", base / "positions.json", base / "status.json"
+    return base / STORE_FILE, base / "positions.json", base / "status.json"
 
 
 class Watcher:

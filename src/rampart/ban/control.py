@@ -131,13 +131,22 @@ def daemon_status(
     return data
 
 
-def open_control(settings: Settings, *, dry_run: bool = False) -> BanControl:
-    """The store in the state directory, the configured backend, a guard for this host."""
+def enforcement(settings: Settings, *, dry_run: bool = False) -> tuple[BanBackend, Any, Guard]:
+    """The configured backend (``log`` when dry), the shared store, a guard for this host.
+
+    The daemon and the ``ban`` commands are wired from this one place.
+    """
     from rampart.ban.guard import sshd_ports
     from rampart.firewall import make_backend
     from rampart.store import BanStore
 
     backend = make_backend("log" if dry_run else settings.ban.backend)
-    store = BanStore(settings.state_dir / "bans.sqlite3")
+    store = BanStore.in_state_dir(settings.state_dir)
     guard = Guard(ssh_ports=sshd_ports(), protect_ssh_sessions=settings.ban.protect_ssh_sessions)
+    return backend, store, guard
+
+
+def open_control(settings: Settings, *, dry_run: bool = False) -> BanControl:
+    """Hand-made bans over the store, the configured backend and the guard."""
+    backend, store, guard = enforcement(settings, dry_run=dry_run)
     return BanControl(settings, store, backend, guard)

@@ -144,7 +144,7 @@ def run_list(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     now = time.time()
-    with BanStore(settings.state_dir / "bans.sqlite3") as store:
+    with BanStore.in_state_dir(settings.state_dir) as store:
         bans = [b for b in store.active(now) if args.jail in (None, b.jail)]
     if args.json:
         for ban in bans:
@@ -169,7 +169,7 @@ def run_status(args: argparse.Namespace) -> int:
     if args.jail is not None and args.jail not in jails and args.jail != "manual":
         raise UsageError(f"no jail {args.jail!r} (jails: {', '.join(['manual', *jails])})")
     now = time.time()
-    with BanStore(settings.state_dir / "bans.sqlite3") as store:
+    with BanStore.in_state_dir(settings.state_dir) as store:
         active = store.active(now)
     running = daemon_status(settings.state_dir / "status.json", now=now)
     live = running.get("jails", {}) if running else {}

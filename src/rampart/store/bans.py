@@ -41,6 +41,8 @@ CREATE TABLE IF NOT EXISTS ban_counts (
 """
 
 _COLUMNS = "target, jail, banned_at, expires_at"
+STORE_FILE = "bans.sqlite3"
+"""The store's name in the state directory."""
 
 
 class StoreError(RampartError):
@@ -68,6 +70,11 @@ class BanStore:
         except StoreError:
             self._db.close()
             raise
+
+    @classmethod
+    def in_state_dir(cls, state_dir: Path) -> "BanStore":
+        """The store every part shares: ``STATE_DIR/bans.sqlite3``."""
+        return cls(state_dir / STORE_FILE)
 
     def close(self) -> None:
         self._db.close()
