@@ -36,6 +36,17 @@ def _key_and_name(text: str, name: str | None) -> tuple[Recipient, str]:
     return recipient, check_name(chosen)
 
 
+def _default_name(identity: Identity) -> str:
+    """The SSH key's comment (user@host) when there is one, else the login name."""
+    import getpass
+
+    try:
+        words = identity.path.with_name(identity.path.name + ".pub").read_text().split()
+    except OSError:
+        words = []
+    return words[2] if len(words) > 2 else getpass.getuser()
+
+
 def run_init(args: argparse.Namespace) -> int:
     from rampart.vault import gitrepo
 
@@ -48,7 +59,7 @@ def run_init(args: argparse.Namespace) -> int:
         if not identity.public:
             raise VaultError(f"{identity.path}: no public key beside it; pass --admin KEY")
         recipient = identity.public[0]
-        name = check_name(args.name or "admin")
+        name = check_name(args.name or _default_name(identity))
     vault = Vault.init(root, [Admin(name, recipient)])
     emit(args, {"root": str(vault.root), "admin": name, "recipient": recipient.text},
          [f"vault set up in {vault.root / '.vault'} with admin {name} ({recipient.short})"])
@@ -152,8 +163,10 @@ def run_pre_commit(args: argparse.Namespace) -> int:
     data = {"refused": [{"file": r.file, "reason": r.reason} for r in refusals],
             "scanner": {"ran": scanner_available(), "exit": scan_code, "output": scan_output}}
     lines = [f"rampart vault: refusing {r.file}: {r.reason}" for r in refusals]
-    if scan_code != 0:
+    if scan_code == 1:
         lines += [scan_output, "rampart scan: secrets found in staged files"]
+    elif scan_code != 0:
+        lines += [scan_output, f"rampart scan --staged failed (exit {scan_code}): fix it first"]
     if lines:
         lines.append("commit refused (fix the above, or 'git commit --no-verify' if you are sure)")
     if getattr(args, "json", False):

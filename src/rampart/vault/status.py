@@ -1,6 +1,7 @@
 """What needs attention in a vault: plaintext left or staged, files behind the admin list."""
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rampart.vault import gitrepo, keys
@@ -70,10 +71,12 @@ def file_status(vault: Vault, entry: Entry, staged: set[str]) -> FileStatus:
     if entry.whole_file:
         status.plaintext_present = (vault.root / entry.relative).exists()
         status.plaintext_staged = entry.relative in staged
-    elif entry.relative in staged:
-        text = gitrepo.staged_text(vault.root, entry.relative)
-        status.plaintext_staged = text is None or clear_text_problem(
-            entry.kind, text, entry.relative) is not None
+    else:
+        status.plaintext_present = _in_clear(encrypted_path, entry.kind)
+        if entry.relative in staged:
+            text = gitrepo.staged_text(vault.root, entry.relative)
+            status.plaintext_staged = text is None or clear_text_problem(
+                entry.kind, text, entry.relative) is not None
     if not status.encrypted:
         status.problem = f"{entry.encrypted_relative} is missing"
         return status
@@ -90,6 +93,16 @@ def file_status(vault: Vault, entry: Entry, staged: set[str]) -> FileStatus:
     return status
 
 
+def _in_clear(path: Path, kind: str) -> bool:
+    """True when a structured file in the work tree holds clear-text values."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    problem = clear_text_problem(kind, text, str(path))
+    return problem is not None and ("clear" in problem)
+
+
 def vault_status(vault: Vault) -> list[FileStatus]:
     staged = gitrepo.staged(vault.root) if gitrepo.toplevel(vault.root) else set()
     return [file_status(vault, entry, staged) for entry in vault.entries()]
@@ -102,7 +115,8 @@ def describe(status: FileStatus) -> str:
     if status.plaintext_staged:
         notes.append("PLAINTEXT STAGED in git")
     if status.plaintext_present:
-        notes.append("plaintext present (git-ignored)")
+        where = "git-ignored" if status.mode == "whole-file" else "decrypted in place!"
+        notes.append(f"plaintext present ({where})")
     if status.missing_admins:
         notes.append("not readable by " + ", ".join(status.missing_admins))
     if status.former_admins:

@@ -14,6 +14,7 @@ from typing import Any
 from rampart.vault import formats, gitrepo, keys
 from rampart.vault.document import EncryptedFile, Opened, render, rewrap, seal
 from rampart.vault.errors import VaultError
+from rampart.vault.metadata import Metadata
 from rampart.vault.registry import (
     Admin,
     Entry,
@@ -117,8 +118,11 @@ class Vault:
             tree = formats.parse_binary_plain(data)
         else:
             tree, block = formats.PARSERS[entry.kind](_text(data, path), str(path))
-            if block is not None:
-                raise VaultError(f"{path}: already sops-encrypted; add it to .vault/files")
+            if block is not None:  # a file the sops tool wrote: adopt it as it is
+                Metadata.from_dict(block, str(path))
+                self.registry.save_entries([*self.registry.entries(), entry])
+                return entry, [f"{relative} was already sops-encrypted: kept as it is "
+                               "('rampart vault status' shows who can read it)"]
         tracked = gitrepo.is_tracked(self.root, relative) if gitrepo.toplevel(self.root) else False
         self._write_encrypted(self.root / entry.encrypted_relative, entry.kind,
                               *seal(tree, self.recipients()))
