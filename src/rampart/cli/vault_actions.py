@@ -50,8 +50,8 @@ def _default_name(identity: Identity) -> str:
 def run_init(args: argparse.Namespace) -> int:
     from rampart.vault import gitrepo
 
-    start = args.repo or Path.cwd()
-    root = gitrepo.toplevel(start) or start.resolve()
+    # --repo names the folder exactly; without it, the git repository around here
+    root = args.repo.resolve() if args.repo else (gitrepo.toplevel(Path.cwd()) or Path.cwd())
     if args.admin:
         recipient, name = _key_and_name(args.admin, args.name)
     else:
