@@ -126,3 +126,18 @@ def test_unregistered_and_outside_files(secret_file: Path, vault: Vault, age_key
     broken.write_text("{not json")
     assert "not valid JSON" in one_error_line(vault("register", str(broken)))
     assert broken.read_text() == "{not json"
+
+
+def test_default_identity_skips_a_locked_ssh_key(secret_file: Path, vault: Vault,
+                                                 age_key: KeyPair, home: Path) -> None:
+    import subprocess
+
+    (home / ".ssh").mkdir()
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "pass phrase", "-f",
+                    str(home / ".ssh" / "id_ed25519")], check=True, timeout=30)
+    age_dir = home / ".config" / "sops" / "age"
+    age_dir.mkdir(parents=True)
+    (age_dir / "keys.txt").write_text(age_key.private.read_text())
+    shown = vault("cat", str(secret_file))  # no --identity, no $RAMPART_VAULT_KEY
+    assert shown.returncode == 0, shown.stderr
+    assert "hunter2" in shown.stdout

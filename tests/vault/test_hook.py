@@ -130,3 +130,14 @@ def test_register_adopts_a_file_sops_wrote(repo: Path, vault: Vault, age_key: Ke
     assert result.returncode == 0 and "already sops-encrypted" in result.stdout
     assert path.read_bytes() == before
     assert vault("cat", str(path), key=age_key).stdout == "token: abc\n"
+
+
+def test_odd_file_names_are_ignored_literally(repo: Path, vault: Vault, age_key: KeyPair) -> None:
+    assert vault("init", "--admin", age_key.public, "--name", "alice").returncode == 0
+    odd = repo / "we*rd [1].key"
+    odd.write_text("secret\n")
+    (repo / "weXrd [1].key").write_text("not a secret\n")  # what '*' would also match
+    assert vault("register", str(odd)).returncode == 0
+    odd.write_text("secret again\n")
+    assert git(repo, "check-ignore", "-q", odd.name, check=False).returncode == 0
+    assert git(repo, "check-ignore", "-q", "weXrd [1].key", check=False).returncode == 1

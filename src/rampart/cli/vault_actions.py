@@ -69,7 +69,7 @@ def run_init(args: argparse.Namespace) -> int:
 def run_admins_add(args: argparse.Namespace) -> int:
     vault = _vault(args)
     recipient, name = _key_and_name(args.key, args.name)
-    count = vault.add_admin(name, recipient, _identity(args))
+    count = vault.add_admin(name, recipient, _identity(args) if vault.entries() else None)
     print(f"{name} is an admin; {count} file(s) re-wrapped for them")
     return 0
 

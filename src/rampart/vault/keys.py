@@ -111,18 +111,29 @@ def load_identity(path: Path | None = None) -> Identity:
     if path is None and os.environ.get(KEY_ENV):
         path = Path(os.environ[KEY_ENV])
     if path is None:
-        found = [candidate for candidate in default_identity_paths() if candidate.is_file()]
-        if not found:
-            raise KeyError_(
-                f"no identity: pass --identity FILE or set {KEY_ENV} "
-                "(an age identity file or an unencrypted SSH private key)"
-            )
-        path = found[0]
+        return _first_usable_default()
     try:
         raw = path.read_bytes()
     except OSError as error:
         raise KeyError_(f"{path}: cannot read identity: {error.strerror}") from None
     return _parse_identity(path, raw)
+
+
+def _first_usable_default() -> Identity:
+    """~/.ssh/id_ed25519, else the sops age keys: a locked SSH key falls through."""
+    found = [candidate for candidate in default_identity_paths() if candidate.is_file()]
+    if not found:
+        raise KeyError_(
+            f"no identity: pass --identity FILE or set {KEY_ENV} "
+            "(an age identity file or an unencrypted SSH private key)"
+        )
+    errors = []
+    for candidate in found:
+        try:
+            return load_identity(candidate)
+        except KeyError_ as error:
+            errors.append(error)
+    raise errors[0]
 
 
 def _parse_identity(path: Path, raw: bytes) -> Identity:

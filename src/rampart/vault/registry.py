@@ -143,12 +143,22 @@ def add_to_gitignore(root: Path, relative: str) -> bool:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         text = ""
-    wanted = "/" + relative
+    wanted = "/" + _gitignore_escape(relative)
     if wanted in text.splitlines() or relative in text.splitlines():
         return False
     new = text + ("" if not text or text.endswith("\n") else "\n") + wanted + "\n"
     write_atomically(path, lambda out: out.write(new), mode=0o644)
     return True
+
+
+def _gitignore_escape(relative: str) -> str:
+    """A path as a literal .gitignore pattern (wildcards, '!', '#' and end spaces escaped)."""
+    escaped = re.sub(r"([*?\[\\])", r"\\\1", relative)
+    if escaped[:1] in ("!", "#"):
+        escaped = "\\" + escaped
+    if escaped.endswith(" "):
+        escaped = escaped[:-1] + "\\ "
+    return escaped
 
 
 def remove_from_gitignore(root: Path, relative: str) -> None:
@@ -158,7 +168,8 @@ def remove_from_gitignore(root: Path, relative: str) -> None:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         return
-    kept = [line for line in lines if line.strip() not in (relative, "/" + relative)]
+    names = (relative, "/" + relative, "/" + _gitignore_escape(relative))
+    kept = [line for line in lines if line.strip() not in names]
     if kept != lines:
         text = "".join(line + "\n" for line in kept)
         write_atomically(path, lambda out: out.write(text), mode=0o644)

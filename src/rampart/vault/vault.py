@@ -60,7 +60,9 @@ class Vault:
     def recipients(self) -> list[keys.Recipient]:
         return [admin.recipient for admin in self.admins()]
 
-    def add_admin(self, name: str, recipient: keys.Recipient, identity: keys.Identity) -> int:
+    def add_admin(
+        self, name: str, recipient: keys.Recipient, identity: keys.Identity | None
+    ) -> int:
         """Wrap every file's data key for one more admin; the number of files updated."""
         admins = self.admins()
         check_name(name)
@@ -115,6 +117,8 @@ class Vault:
             raise VaultError(f"{path}: cannot read: {error.strerror}") from None
         notes: list[str] = []
         if entry.whole_file:
+            if (self.root / entry.encrypted_relative).exists():
+                raise VaultError(f"{entry.encrypted_relative} exists already: move it away first")
             tree = formats.parse_binary_plain(data)
         else:
             tree, block = formats.PARSERS[entry.kind](_text(data, path), str(path))
@@ -185,9 +189,11 @@ class Vault:
 
     # --- helpers -------------------------------------------------------------------------
 
-    def _open_all(self, identity: keys.Identity) -> list[tuple[EncryptedFile, Opened]]:
-        opened = []
+    def _open_all(self, identity: keys.Identity | None) -> list[tuple[EncryptedFile, Opened]]:
+        opened: list[tuple[EncryptedFile, Opened]] = []
         for entry in self.registry.entries():
+            if identity is None:
+                identity = keys.load_identity()
             encrypted = EncryptedFile.read(self.root / entry.encrypted_relative, entry.kind)
             opened.append((encrypted, encrypted.open(identity.keys)))
         return opened
