@@ -21,6 +21,12 @@ with open(sys.argv[1], "w") as log:
 action = sys.argv[2]
 if action == "fail":
     sys.exit(3)
+if action == "term":  # the session is closed under the editor
+    import signal, time
+    with open(path, "w") as out:
+        out.write("TOKEN=half-typed\\n")
+    os.kill(os.getppid(), signal.SIGTERM)
+    time.sleep(30)
 if action == "replace":
     with open(path, "w") as out:
         out.write(sys.argv[3].replace("\\\\n", "\\n"))
@@ -105,3 +111,13 @@ def test_missing_editor_is_one_line(secrets: Path, vault: Vault, age_key: KeyPai
                    env={"EDITOR": "/nonexistent/editor --wait", "VISUAL": ""})
     assert "cannot run editor" in one_error_line(result)
     assert (secrets / "app.env").read_bytes() == before
+
+
+def test_terminated_edit_shreds_the_plaintext(secrets: Path, vault: Vault, age_key: KeyPair,
+                                              editor: tuple[Path, Path]) -> None:
+    path = secrets / "app.env"
+    before = path.read_bytes()
+    result = vault("edit", str(path), key=age_key, env=_editor_env(editor, "term"))
+    assert "interrupted by SIGTERM" in one_error_line(result)
+    assert path.read_bytes() == before
+    assert not Path(json.loads(editor[1].read_text())["path"]).parent.exists()

@@ -1,9 +1,13 @@
 """``edit``: decrypt to a private file, run $EDITOR, encrypt back only what changed."""
 
+import contextlib
 import os
 import shlex
+import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 from rampart.vault import keys
 from rampart.vault.errors import VaultError
@@ -25,11 +29,30 @@ def editor_command() -> list[str]:
     return words
 
 
+class Interrupted(VaultError):
+    """SIGTERM or SIGHUP arrived while the plaintext was out."""
+
+
+@contextlib.contextmanager
+def _cleanup_on_signals() -> Iterator[None]:
+    """Turn SIGTERM/SIGHUP into an exception, so the plaintext is shredded on the way out."""
+
+    def stop(number: int, _frame: FrameType | None) -> None:
+        raise Interrupted(f"interrupted by {signal.Signals(number).name}: nothing was changed")
+
+    saved = {number: signal.signal(number, stop) for number in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, handler)
+
+
 def edit(vault: Vault, path: Path, identity: keys.Identity) -> bool:
     """Edit ``path``; True when a change was encrypted and written, False when none."""
     before = vault.plaintext(path, identity)
     command = editor_command()
-    with private_directory() as folder:
+    with _cleanup_on_signals(), private_directory() as folder:
         scratch = folder / path.name
         descriptor = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as out:
@@ -43,7 +66,6 @@ def edit(vault: Vault, path: Path, identity: keys.Identity) -> bool:
                 f"editor exited with status {result.returncode}: {path} left unchanged"
             )
         after = scratch.read_bytes()
-    if after == before:
-        return False
-    vault.replace_plaintext(path, after, identity)
-    return True
+        if after != before:
+            vault.replace_plaintext(path, after, identity)
+    return after != before
