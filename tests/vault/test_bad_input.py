@@ -141,3 +141,9 @@ def test_default_identity_skips_a_locked_ssh_key(secret_file: Path, vault: Vault
     shown = vault("cat", str(secret_file))  # no --identity, no $RAMPART_VAULT_KEY
     assert shown.returncode == 0, shown.stderr
     assert "hunter2" in shown.stdout
+
+
+def test_identity_option_wins_over_the_environment(secret_file: Path, vault: Vault,
+                                                   age_key: KeyPair, ed_key: KeyPair) -> None:
+    shown = vault("cat", str(secret_file), "--identity", str(age_key.private), key=ed_key)
+    assert shown.returncode == 0 and "hunter2" in shown.stdout

@@ -31,24 +31,29 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
             "Admins are age keys or SSH public keys (ed25519, RSA)."
         ),
     )
-    parser.add_argument("--repo", type=Path, metavar="DIR",
-                        help="the repository (default: the nearest one with .vault/)")
-    parser.add_argument("--identity", type=Path, metavar="FILE",
-                        help="age identity file or SSH private key (default: $RAMPART_VAULT_KEY, "
-                        "~/.ssh/id_ed25519, ~/.config/sops/age/keys.txt)")
+    _add_common(parser, None)
+    # the same options after the action too ('rampart vault cat F --identity K')
+    common = argparse.ArgumentParser(add_help=False)
+    _add_common(common, argparse.SUPPRESS)
     actions = parser.add_subparsers(dest="vault_command", metavar="ACTION", required=True)
-    made = {name: actions.add_parser(name, help=text, description=text) for name, text in _ACTIONS}
+    made = {
+        name: actions.add_parser(name, help=text, description=text, parents=[common])
+        for name, text in _ACTIONS
+    }
     made["init"].add_argument("--admin", metavar="KEY",
                               help="first admin: a public key or a .pub file (default: yours)")
     made["init"].add_argument("--name", help="the first admin's name")
     admins = made["admins"].add_subparsers(dest="admins_command", metavar="ACTION", required=True)
-    add = admins.add_parser("add", help="add an admin; every file is re-wrapped for them")
+    add = admins.add_parser("add", help="add an admin; every file is re-wrapped for them",
+                            parents=[common])
     add.add_argument("key", metavar="KEY", help="age1... key, SSH public key, or a .pub file")
     add.add_argument("--name", help="a short name (default: the key's comment)")
-    remove = admins.add_parser("remove", help="remove an admin; every file gets a new data key")
+    add.add_argument("--json", action="store_true", help="report as JSON")
+    remove = admins.add_parser("remove", help="remove an admin; every file gets a new data key",
+                               parents=[common])
     remove.add_argument("who", metavar="NAME|KEY")
     remove.add_argument("--json", action="store_true", help="report as JSON")
-    listing = admins.add_parser("list", help="the admins")
+    listing = admins.add_parser("list", help="the admins", parents=[common])
     listing.add_argument("--json", action="store_true", help="report as JSON")
     made["register"].add_argument("files", nargs="+", type=Path, metavar="FILE")
     made["register"].add_argument("--json", action="store_true", help="report as JSON")
@@ -64,6 +69,14 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
                  "pre-commit", "init", "edit"):
         made[name].add_argument("--json", action="store_true", help="report as JSON")
     parser.set_defaults(handler=run_vault)
+
+
+def _add_common(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument("--repo", type=Path, metavar="DIR", default=default,
+                        help="the repository (default: the nearest one with .vault/)")
+    parser.add_argument("--identity", type=Path, metavar="FILE", default=default,
+                        help="age identity file or SSH private key (default: $RAMPART_VAULT_KEY, "
+                        "~/.ssh/id_ed25519, ~/.config/sops/age/keys.txt)")
 
 
 def run_vault(args: argparse.Namespace) -> int:

@@ -70,7 +70,8 @@ def run_admins_add(args: argparse.Namespace) -> int:
     vault = _vault(args)
     recipient, name = _key_and_name(args.key, args.name)
     count = vault.add_admin(name, recipient, _identity(args) if vault.entries() else None)
-    print(f"{name} is an admin; {count} file(s) re-wrapped for them")
+    emit(args, {"added": name, "recipient": recipient.text, "files": count},
+         [f"{name} is an admin; {count} file(s) re-wrapped for them"])
     return 0
 
 
