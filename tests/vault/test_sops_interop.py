@@ -101,3 +101,27 @@ def test_sops_edit_of_a_rampart_file_stays_readable(age_key: KeyPair, tmp_path: 
     opened = EncryptedFile.read(path).open(keys.load_identity(age_key.private).keys)
     assert isinstance(opened.tree, dict)
     assert opened.tree["password"] == "rotated"  # noqa: S105 (a test value)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [["--encrypted-regex", "^password$"], ["--unencrypted-suffix", "_public"],
+     ["--mac-only-encrypted", "--encrypted-suffix", "word"]],
+    ids=["encrypted-regex", "unencrypted-suffix", "mac-only-encrypted"],
+)
+def test_rampart_honours_sops_options(options: list[str], age_key: KeyPair,
+                                      tmp_path: Path) -> None:
+    plain = tmp_path / "o.yaml"
+    plain.write_text("# a comment sops encrypts\nuser_public: app\npassword: hunter2\n")
+    out = _sops(["--encrypt", "--age", age_key.public, *options, str(plain)], age_key, tmp_path)
+    assert "hunter2" not in out
+    path = tmp_path / "enc.yaml"
+    path.write_text(out)
+    identity = keys.load_identity(age_key.private).keys
+    opened = EncryptedFile.read(path).open(identity)
+    assert opened.tree == {"user_public": "app", "password": "hunter2"}
+    # and written back by rampart with the same options, sops still opens it
+    tree, metadata = seal(opened.tree, [keys.Recipient.parse(age_key.public)],
+                          rules=opened.metadata.rules)
+    path.write_text(render("yaml", tree, metadata))
+    assert "password: hunter2" in _sops(["--decrypt", str(path)], age_key, tmp_path)
