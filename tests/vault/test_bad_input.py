@@ -147,3 +147,12 @@ def test_identity_option_wins_over_the_environment(secret_file: Path, vault: Vau
                                                    age_key: KeyPair, ed_key: KeyPair) -> None:
     shown = vault("cat", str(secret_file), "--identity", str(age_key.private), key=ed_key)
     assert shown.returncode == 0 and "hunter2" in shown.stdout
+
+
+def test_tampered_data_key_wrapper(secret_file: Path, vault: Vault, age_key: KeyPair) -> None:
+    text = secret_file.read_text()
+    start = text.index("-----BEGIN AGE ENCRYPTED FILE-----")
+    body = text.index("\n", start) + 30  # a character inside the armored age file
+    changed = text[:body] + ("A" if text[body] != "A" else "B") + text[body + 1 :]
+    secret_file.write_text(changed)
+    _assert_refused(vault, secret_file, age_key, "damaged or was tampered with")

@@ -57,10 +57,14 @@ def seal(
 
 
 def open_document(
-    tree: Any, metadata: Metadata, identities: list[keys.AgeIdentity], where: str
+    tree: Any,
+    metadata: Metadata,
+    identities: list[keys.AgeIdentity],
+    where: str,
+    public: tuple[str, ...] = (),
 ) -> Opened:
     """Decrypt and verify; IntegrityError when anything was changed."""
-    key = data_key_of(metadata, identities, where)
+    key = data_key_of(metadata, identities, where, public)
     plain, computed = decrypt_tree(tree, key, metadata.rules, where)
     stored = values.decrypt(metadata.mac, key, metadata.lastmodified, f"{where}: sops mac")
     if stored != computed:
@@ -68,7 +72,13 @@ def open_document(
     return Opened(plain, key, metadata)
 
 
-def data_key_of(metadata: Metadata, identities: list[keys.AgeIdentity], where: str) -> bytes:
+def data_key_of(
+    metadata: Metadata,
+    identities: list[keys.AgeIdentity],
+    where: str,
+    public: tuple[str, ...] = (),
+) -> bytes:
+    """The data key from the first wrapper an identity opens (``public``: their own keys)."""
     if not metadata.age:
         kinds = ", ".join(metadata.other_kinds) or "none"
         raise KeyError_(f"{where}: no age recipients in the file (key kinds: {kinds})")
@@ -78,6 +88,12 @@ def data_key_of(metadata: Metadata, identities: list[keys.AgeIdentity], where: s
             if len(key) != DATA_KEY_SIZE:
                 raise IntegrityError(f"{where}: the wrapped data key has a wrong length")
             return key
+    for entry in metadata.age:
+        if any(keys.same_key(entry.recipient, mine) for mine in public):
+            raise IntegrityError(
+                f"{where}: the data key wrapped for your key does not open: "
+                "the file is damaged or was tampered with"
+            )
     raise KeyError_(f"{where}: none of your keys can open this file (not an admin of it?)")
 
 
@@ -113,8 +129,8 @@ class EncryptedFile:
             raise IntegrityError(f"{path}: no sops metadata (not encrypted, or truncated)")
         return cls(path, kind, tree, Metadata.from_dict(block, str(path)))
 
-    def open(self, identities: list[keys.AgeIdentity]) -> Opened:
-        return open_document(self.tree, self.metadata, identities, str(self.path))
+    def open(self, identities: list[keys.AgeIdentity], public: tuple[str, ...] = ()) -> Opened:
+        return open_document(self.tree, self.metadata, identities, str(self.path), public)
 
     def recipients(self) -> list[str]:
         return [entry.recipient for entry in self.metadata.age]

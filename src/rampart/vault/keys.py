@@ -100,6 +100,10 @@ class Identity:
     keys: list[AgeIdentity]
     public: list[Recipient]
 
+    @property
+    def public_texts(self) -> tuple[str, ...]:
+        return tuple(recipient.text for recipient in self.public)
+
 
 def default_identity_paths() -> list[Path]:
     home = Path.home()

@@ -146,7 +146,7 @@ class Vault:
     def open(self, path: Path, identity: keys.Identity) -> tuple[Entry, EncryptedFile, Opened]:
         entry = self.registry.entry(path)
         encrypted = EncryptedFile.read(self.root / entry.encrypted_relative, entry.kind)
-        return entry, encrypted, encrypted.open(identity.keys)
+        return entry, encrypted, encrypted.open(identity.keys, identity.public_texts)
 
     def plaintext(self, path: Path, identity: keys.Identity) -> bytes:
         entry, _, opened = self.open(path, identity)
@@ -195,7 +195,7 @@ class Vault:
             if identity is None:
                 identity = keys.load_identity()
             encrypted = EncryptedFile.read(self.root / entry.encrypted_relative, entry.kind)
-            opened.append((encrypted, encrypted.open(identity.keys)))
+            opened.append((encrypted, encrypted.open(identity.keys, identity.public_texts)))
         return opened
 
     def _write_encrypted(self, path: Path, kind: str, tree: Any, metadata: Any) -> None:
