@@ -91,3 +91,21 @@ def test_status_flags_files_behind_the_admin_list(repo: Path, vault: Vault, age_
     assert result.returncode == 1
     assert {s["file"]: s["missing_admins"] for s in json.loads(result.stdout)} == {
         "app.yaml": ["dave"], "deploy.pem": ["dave"]}
+
+
+def test_rekey_brings_files_to_the_admin_list(repo: Path, vault: Vault, age_key: KeyPair,
+                                              ed_key: KeyPair, tmp_path: Path) -> None:
+    _setup(repo, vault, age_key)
+    assert vault("admins", "add", ed_key.public, "--name", "erin", key=age_key).returncode == 0
+    newcomer = make_age(tmp_path, "newcomer")
+    admins = repo / ".vault" / "admins"  # merged from a branch: erin out, frank in
+    lines = [line for line in admins.read_text().splitlines() if not line.startswith("erin")]
+    admins.write_text("\n".join([*lines, f"frank {newcomer.public}"]) + "\n")
+    assert "run 'rampart vault rekey'" in vault("status").stdout
+
+    result = vault("rekey", "--json", key=age_key)
+    assert result.returncode == 0, result.stderr
+    assert {e["file"] for e in json.loads(result.stdout)["rotate"]} == {"app.yaml", "deploy.pem"}
+    assert vault("status").returncode == 0
+    assert vault("cat", str(repo / "app.yaml"), key=newcomer).returncode == 0
+    assert "none of your keys" in vault("cat", str(repo / "app.yaml"), key=ed_key).stderr

@@ -15,6 +15,7 @@ _ACTIONS: list[tuple[str, str]] = [
     ("decrypt-all", "write every whole-file secret's plaintext (for deploys)"),
     ("shred-all", "overwrite and delete every whole-file secret's plaintext"),
     ("status", "plaintext present or staged, files behind the admin list"),
+    ("rekey", "re-encrypt every file with a new data key for exactly the admin list"),
     ("install-hook", "a git pre-commit hook that refuses plaintext secrets"),
     ("pre-commit", "the check the git hook runs on staged files"),
     ("import-blackbox", "move a blackbox repository's files into the vault (uses gpg)"),
@@ -65,7 +66,7 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
                                       help="replace a pre-commit hook rampart did not write")
     made["import-blackbox"].add_argument("source", nargs="?", type=Path, default=Path("."),
                                          metavar="DIR", help="the blackbox repository (default: .)")
-    for name in ("decrypt-all", "shred-all", "status", "import-blackbox", "install-hook",
+    for name in ("decrypt-all", "shred-all", "status", "rekey", "import-blackbox", "install-hook",
                  "pre-commit", "init", "edit"):
         made[name].add_argument("--json", action="store_true", help="report as JSON")
     parser.set_defaults(handler=run_vault)

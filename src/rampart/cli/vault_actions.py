@@ -147,6 +147,19 @@ def run_status(args: argparse.Namespace) -> int:
     return 1 if any(s.needs_attention for s in statuses) else 0
 
 
+def run_rekey(args: argparse.Namespace) -> int:
+    vault = _vault(args)
+    exposures = vault.rekey(_identity(args))
+    data = {"files": len(vault.entries()),
+            "rotate": [{"file": e.file, "keys": list(e.keys)} for e in exposures]}
+    lines = [f"{len(vault.entries())} file(s) re-encrypted with new data keys"]
+    if exposures:
+        lines.append("former admins could read these credentials; rotate them:")
+        lines += [f"  {e.file}: {', '.join(e.keys) or '(whole file)'}" for e in exposures]
+    emit(args, data, lines)
+    return 0
+
+
 def run_install_hook(args: argparse.Namespace) -> int:
     from rampart.vault.hook import install_hook
 

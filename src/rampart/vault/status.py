@@ -121,6 +121,8 @@ def describe(status: FileStatus) -> str:
         notes.append("not readable by " + ", ".join(status.missing_admins))
     if status.former_admins:
         notes.append("still readable by former admin " + ", ".join(status.former_admins))
+    if status.missing_admins or status.former_admins:
+        notes.append("run 'rampart vault rekey'")
     return f"{status.file} [{status.mode}]: " + ("; ".join(notes) or "ok")
 
 

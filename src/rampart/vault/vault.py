@@ -86,20 +86,38 @@ class Vault:
         kept = [a for a in admins if a not in gone]
         if not kept:
             raise VaultError("cannot remove the last admin: nobody could open the files")
-        removed = gone[0].recipient.text
+        exposures = self._rekey(kept, identity, gone[0].recipient.text)
+        self.registry.save_admins(kept)
+        return exposures
+
+    def rekey(self, identity: keys.Identity) -> list[Exposure]:
+        """Every file under a new data key for exactly the admin list; who lost access where."""
+        return self._rekey(self.admins(), identity, None)
+
+    def _rekey(self, admins: list[Admin], identity: keys.Identity, removed: str | None
+               ) -> list[Exposure]:
+        """Open every file, then re-encrypt each with a new data key for ``admins``.
+
+        Returns the files (and key paths) readable before by ``removed``, or, without
+        ``removed``, by any recipient that is not in ``admins``.
+        """
         opened = self._open_all(identity)
-        recipients = [a.recipient for a in kept]
+        recipients = [a.recipient for a in admins]
         exposures = []
         sealed = []
         for entry, (encrypted, plain) in zip(self.registry.entries(), opened, strict=True):
-            if any(keys.same_key(r, removed) for r in encrypted.recipients()):
+            if removed is None:
+                lost = any(not any(keys.same_key(r, a.recipient.text) for a in admins)
+                           for r in encrypted.recipients())
+            else:
+                lost = any(keys.same_key(r, removed) for r in encrypted.recipients())
+            if lost:
                 paths = () if entry.whole_file else _key_paths(plain.tree)
                 exposures.append(Exposure(entry.relative, paths))
             tree, metadata = seal(plain.tree, recipients, rules=plain.metadata.rules)
             sealed.append((encrypted, tree, metadata))
         for encrypted, tree, metadata in sealed:
             self._write_encrypted(encrypted.path, encrypted.kind, tree, metadata)
-        self.registry.save_admins(kept)
         return exposures
 
     # --- files -------------------------------------------------------------------------
