@@ -141,3 +141,12 @@ def test_odd_file_names_are_ignored_literally(repo: Path, vault: Vault, age_key:
     odd.write_text("secret again\n")
     assert git(repo, "check-ignore", "-q", odd.name, check=False).returncode == 0
     assert git(repo, "check-ignore", "-q", "weXrd [1].key", check=False).returncode == 1
+
+
+def test_shred_all_never_follows_a_link(hooked: Path, vault: Vault, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "precious.txt"
+    elsewhere.write_text("not a secret, keep me\n")
+    (hooked / "id_deploy").symlink_to(elsewhere)
+    assert json.loads(vault("shred-all", "--json").stdout)["shredded"] == ["id_deploy"]
+    assert not (hooked / "id_deploy").is_symlink()
+    assert elsewhere.read_text() == "not a secret, keep me\n"

@@ -3,6 +3,7 @@
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,16 +40,15 @@ def shred(path: Path) -> bool:
     survive; the overwrite is a best effort, the deletion is certain.
     """
     try:
-        size = path.stat().st_size
+        info = path.lstat()
     except FileNotFoundError:
         return False
-    try:
-        with path.open("r+b") as handle:
-            handle.write(b"\0" * size)
+    # A symlink or a hard link is only unlinked: overwriting would zero another file.
+    if stat.S_ISREG(info.st_mode) and info.st_nlink == 1:
+        with contextlib.suppress(OSError), path.open("r+b") as handle:
+            handle.write(b"\0" * info.st_size)
             handle.flush()
             os.fsync(handle.fileno())
-    except OSError:
-        pass
     try:
         path.unlink()
     except FileNotFoundError:
