@@ -102,3 +102,14 @@ def test_import_without_the_gpg_key_changes_nothing(repo: Path, vault: Vault, ag
 def test_not_a_blackbox_repository(repo: Path, vault: Vault, age_key: KeyPair) -> None:
     assert vault("init", "--admin", age_key.public, "--name", "alice").returncode == 0
     assert "not a blackbox repository" in one_error_line(vault("import-blackbox", str(repo)))
+
+
+def test_a_second_run_skips_what_was_imported(repo: Path, vault: Vault, age_key: KeyPair,
+                                              gnupg_home: Path) -> None:
+    _blackbox_repo(repo, gnupg_home, FILES)
+    assert vault("init", "--admin", age_key.public, "--name", "alice").returncode == 0
+    env = {"GNUPGHOME": str(gnupg_home)}
+    assert vault("import-blackbox", str(repo), env=env).returncode == 0
+    again = vault("import-blackbox", str(repo), "--json", env=env)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["imported"] == []

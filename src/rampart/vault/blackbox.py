@@ -52,6 +52,13 @@ def import_blackbox(vault: Vault, source: Path) -> Imported:
     for name in names:
         if name.startswith("/") or ".." in Path(name).parts:
             raise VaultError(f"{config / 'blackbox-files.txt'}: unsafe path {name!r}")
+    registered = {entry.relative for entry in vault.entries()}
+    imported_before = [
+        name for name in names
+        if relative_to_root(vault.root, source / name) in registered
+        and not (source / (name + ".gpg")).exists()
+    ]
+    names = [name for name in names if name not in imported_before]  # a re-run goes on
     with private_directory() as scratch:
         plain: dict[str, bytes] = {}
         for index, name in enumerate(names):
