@@ -67,10 +67,10 @@ class Recipient:
     @property
     def short(self) -> str:
         """A short form for listings: type and the first characters of the key."""
-        if self.text.startswith("age1"):
+        words = self.text.split()
+        if len(words) < 2:
             return self.text[:16] + "..."
-        kind, body = self.text.split()[:2]
-        return f"{kind} {body[-12:]}"
+        return f"{words[0]} ...{words[1][-12:]}"
 
 
 def same_key(left: str, right: str) -> bool:
