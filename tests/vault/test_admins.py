@@ -109,3 +109,17 @@ def test_rekey_brings_files_to_the_admin_list(repo: Path, vault: Vault, age_key:
     assert vault("status").returncode == 0
     assert vault("cat", str(repo / "app.yaml"), key=newcomer).returncode == 0
     assert "none of your keys" in vault("cat", str(repo / "app.yaml"), key=ed_key).stderr
+
+
+def test_a_damaged_file_stops_admin_changes_before_any_write(
+    repo: Path, vault: Vault, age_key: KeyPair, ed_key: KeyPair
+) -> None:
+    _setup(repo, vault, age_key)
+    blob = repo / "deploy.pem.vault"
+    blob.write_text(blob.read_text()[:200])  # truncated
+    tracked = [repo / "app.yaml", blob, repo / ".vault" / "admins", repo / ".sops.yaml"]
+    before = {path: path.read_bytes() for path in tracked}
+    for action in (("admins", "add", ed_key.public, "--name", "erin"), ("rekey",)):
+        result = vault(*action, key=age_key)
+        assert result.returncode == 2 and "deploy.pem.vault" in result.stderr
+    assert {path: path.read_bytes() for path in tracked} == before
