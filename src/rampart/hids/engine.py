@@ -1,0 +1,312 @@
+"""The log rules engine: pre-decode, decode, then walk the rule tree (ossec-logtest's phases).
+
+A line meets only the decoders of its program (a dict lookup), then only the
+top-level rules of its decoder or program; a rule that matches hands the
+line to its children, and the deepest rule that matches judges it. Frequency
+rules (``if_matched_sid``/``if_matched_group``) count, per source or user,
+the earlier matches of what they watch within their timeframe; they are
+tried before their siblings, so "the sixth failure from one address" wins
+over "a failure".
+
+Correlation uses the line's own time (so a replayed file correlates as it
+happened), else the clock. Lines are cut at :data:`MAX_LINE` characters
+before matching: a 1 MB line is read, never a reason to stall.
+"""
+
+import ipaddress
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from rampart.hids.event import Event
+from rampart.hids.ruleset import Decoder, Fields, Rule, RuleSet
+from rampart.hids.syslog import Header, SyslogParser
+
+MAX_LINE = 16 * 1024
+#: Keys (sources, users) remembered per frequency rule and quiet periods kept, at most.
+MAX_KEYS = 100_000
+DEFAULT_ALERT_LEVEL = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Everything the three phases found for one line (what ``hids logtest`` shows)."""
+
+    header: Header
+    decoder: str | None
+    """The deepest decoder that took the line (None: no decoder)."""
+    fields: dict[str, str]
+    rule: Rule | None
+    """The deepest rule that matched (None: no rule)."""
+    alert: bool
+    event: Event | None = field(default=None)
+
+
+class LogEngine:
+    """A rule set with its correlation state; feed it lines in order."""
+
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        *,
+        alert_level: int = DEFAULT_ALERT_LEVEL,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.ruleset = ruleset
+        self.alert_level = max(1, alert_level)
+        self.clock = clock
+        self._parse = SyslogParser().parse
+        self._windows: dict[int, dict[str, deque[float]]] = {}
+        self._quiet: dict[tuple[int, str], float] = {}
+        self._root_cache: dict[tuple[str | None, str | None], list[Rule]] = {}
+        self._order = {rule.id: index for index, rule in enumerate(ruleset.rules.values())}
+        self._roots_by_decoder: dict[str, list[Rule]] = {}
+        self._roots_by_program: dict[str, list[Rule]] = {}
+        self._roots_any: list[Rule] = []
+        for rule in ruleset.roots:
+            if rule.decoded_as is not None:
+                self._roots_by_decoder.setdefault(rule.decoded_as, []).append(rule)
+            elif rule.programs:
+                for program in rule.programs:
+                    self._roots_by_program.setdefault(program, []).append(rule)
+            else:
+                self._roots_any.append(rule)
+
+    # -- the phases ----------------------------------------------------------------
+
+    def analyse(
+        self,
+        line: str,
+        location: str = "stdin",
+        *,
+        journal: bool = False,
+        when: float | None = None,
+    ) -> Verdict:
+        """Run ``line`` through the three phases; ``when``: its time if the line has none."""
+        if len(line) > MAX_LINE:
+            line = line[:MAX_LINE]
+        header = self._parse(line, journal=journal)
+        decoder, fields = self._decode(header)
+        stamp = header.time
+        if stamp is None:
+            stamp = when if when is not None else self.clock()
+        rule = self._judge(header, decoder, fields, stamp)
+        found = _present(fields)
+        name = decoder.name if decoder is not None else None
+        if rule is None:
+            return Verdict(header, name, found, None, False)
+        if rule.level < self.alert_level:
+            return Verdict(header, name, found, rule, False)
+        event = self._event(rule, fields, stamp, location, line)
+        return Verdict(header, name, found, rule, True, event)
+
+    def process(
+        self,
+        line: str,
+        location: str = "stdin",
+        *,
+        journal: bool = False,
+        when: float | None = None,
+    ) -> Event | None:
+        """The event ``line`` raises, if it raises one at or above the alert level (fast path)."""
+        if len(line) > MAX_LINE:
+            line = line[:MAX_LINE]
+        header = self._parse(line, journal=journal)
+        decoder, fields = self._decode(header)
+        stamp = header.time
+        if stamp is None:
+            stamp = when if when is not None else self.clock()
+        rule = self._judge(header, decoder, fields, stamp)
+        if rule is None or rule.level < self.alert_level:
+            return None
+        return self._event(rule, fields, stamp, location, line)
+
+    def _event(self, rule: Rule, fields: Fields, stamp: float, location: str, line: str) -> Event:
+        return Event(
+            time=stamp,
+            rule_id=rule.id,
+            level=rule.level,
+            description=rule.describe(fields),
+            location=location,
+            log=line,
+            groups=rule.groups,
+            fields=MappingProxyType(_present(fields)),
+        )
+
+    def _decode(self, header: Header) -> tuple[Decoder | None, Fields]:
+        message = header.message
+        ruleset = self.ruleset
+        candidates = ruleset.decoders_by_program.get(header.program) if header.program else None
+        for group in (candidates, ruleset.generic_decoders):
+            if not group:
+                continue
+            for decoder in group:
+                fields = decoder.take(message)
+                if fields is None:
+                    continue
+                node = decoder
+                while node.children:
+                    for child in node.children:
+                        more = child.take(message)
+                        if more is not None:
+                            if more:
+                                fields.update(more)
+                            node = child
+                            break
+                    else:
+                        break
+                return node, fields
+        return None, {}
+
+    def _judge(
+        self, header: Header, decoder: Decoder | None, fields: Fields, stamp: float
+    ) -> Rule | None:
+        """The deepest matching rule; each rule on the way feeds the frequency rules watching it."""
+        message = header.message
+        names = decoder.names if decoder is not None else frozenset()
+        fed: set[int] | None = None
+        best: Rule | None = None
+        candidates = self._roots(decoder, header.program)
+        while candidates:
+            for rule in candidates:
+                if rule.decoded_as is not None and rule.decoded_as not in names:
+                    continue
+                if rule.programs and header.program not in rule.programs:
+                    continue
+                static = rule.static
+                if static is not None and not static(message, fields):
+                    continue
+                if rule.dynamic and not self._state_allows(rule, fields, stamp):
+                    continue
+                if rule.watchers:
+                    if fed is None:
+                        fed = set()
+                    self._count(rule.watchers, fields, stamp, fed)
+                best = rule
+                candidates = rule.children
+                break
+            else:
+                break
+        if best is not None and best.ignore > 0:
+            self._start_quiet(best, fields, stamp)
+        return best
+
+    def _roots(self, decoder: Decoder | None, program: str) -> list[Rule]:
+        key_program = program if program in self._roots_by_program else None
+        key = (decoder.name if decoder else None, key_program)
+        roots = self._root_cache.get(key)
+        if roots is None:
+            found = list(self._roots_any)
+            for name in decoder.names if decoder is not None else ():
+                found += self._roots_by_decoder.get(name, [])
+            if key_program is not None:
+                found += self._roots_by_program[key_program]
+            roots = sorted(dict.fromkeys(found), key=lambda rule: self._order[rule.id])
+            self._root_cache[key] = roots
+        return roots
+
+    # -- state: source networks, quiet periods, frequency windows --------------------------
+
+    def _state_allows(self, rule: Rule, fields: Fields, stamp: float) -> bool:
+        if (rule.srcip_in or rule.srcip_not_in) and not _source_allowed(rule, fields):
+            return False
+        if rule.ignore > 0:
+            until = self._quiet.get((rule.id, _quiet_key(rule, fields)))
+            if until is not None and until > stamp:
+                return False
+        return not rule.composite or self._frequent(rule, fields, stamp)
+
+    def _frequent(self, rule: Rule, fields: Fields, stamp: float) -> bool:
+        """Whether ``rule``'s window for this source/user holds ``frequency`` matches now."""
+        key = _group_key(rule, fields)
+        if key is None:
+            return False
+        window = self._windows.get(rule.id, {}).get(key)
+        if window is None:
+            return False
+        _expire(window, stamp - rule.timeframe)
+        if len(window) < rule.frequency:
+            return False
+        window.clear()  # counted once: the next alert needs `frequency` new matches
+        return True
+
+    def _count(
+        self, watchers: tuple[Rule, ...], fields: Fields, stamp: float, fed: set[int]
+    ) -> None:
+        for watcher in watchers:
+            if watcher.id in fed:
+                continue
+            fed.add(watcher.id)
+            key = _group_key(watcher, fields)
+            if key is None:
+                continue
+            windows = self._windows.get(watcher.id)
+            if windows is None:
+                windows = self._windows[watcher.id] = {}
+            window = windows.get(key)
+            if window is None:
+                if len(windows) >= MAX_KEYS:
+                    _forget_oldest(windows)
+                window = windows[key] = deque(maxlen=watcher.frequency)
+            window.append(stamp)
+
+    def _start_quiet(self, rule: Rule, fields: Fields, stamp: float) -> None:
+        if len(self._quiet) >= MAX_KEYS:
+            self._quiet = {key: until for key, until in self._quiet.items() if until > stamp}
+            if len(self._quiet) >= MAX_KEYS:
+                self._quiet.clear()
+        self._quiet[(rule.id, _quiet_key(rule, fields))] = stamp + rule.ignore
+
+
+def _present(fields: Fields) -> dict[str, str]:
+    """The fields that hold a value."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _group_key(rule: Rule, fields: Fields) -> str | None:
+    """The window a match counts in: its source and/or user; None when one is missing."""
+    parts: list[str] = []
+    if rule.same_source_ip:
+        source = fields.get("srcip")
+        if not source:
+            return None
+        parts.append(source)
+    if rule.same_user:
+        user = fields.get("user") or fields.get("dstuser")
+        if not user:
+            return None
+        parts.append(user)
+    return "\0".join(parts)
+
+
+def _quiet_key(rule: Rule, fields: Fields) -> str:
+    """Quiet periods are per group key for frequency rules, else per source address."""
+    if rule.composite:
+        return _group_key(rule, fields) or ""
+    return fields.get("srcip") or ""
+
+
+def _source_allowed(rule: Rule, fields: Fields) -> bool:
+    source = fields.get("srcip")
+    if not source:
+        return False
+    try:
+        address = ipaddress.ip_address(source.strip("[]"))
+    except ValueError:
+        return False
+    if rule.srcip_in and not any(address in network for network in rule.srcip_in):
+        return False
+    return not any(address in network for network in rule.srcip_not_in)
+
+
+def _expire(window: deque[float], oldest: float) -> None:
+    while window and window[0] < oldest:
+        window.popleft()
+
+
+def _forget_oldest(windows: dict[str, deque[float]]) -> None:
+    """Drop the tenth of the keys that came first: an address flood must not fill the memory."""
+    for key in list(windows)[: max(1, len(windows) // 10)]:
+        del windows[key]
