@@ -16,7 +16,7 @@ whole as the message, with no program: decoders without a program see it.
 
 import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 _MONTHS = {
@@ -34,6 +34,10 @@ _ISO = re.compile(
     r"(?P<stamp>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?) "
     r"(?P<host>\S{1,255}) (?:" + _PROGRAM + r")?"
 )
+#: Dates of logs that are not syslog: dpkg.log, PostgreSQL, nginx's error log, Python logging.
+_LOCAL_DATE = re.compile(r"(\d{4})[-/](\d\d)[-/](\d\d)[ T](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?( UTC)?")
+#: The common/combined access log date: ``[25/Nov/2026:10:00:00 +0000]``.
+_CLF_DATE = re.compile(r"\[(\d\d)/([A-Z][a-z]{2})/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)\]")
 _DATELESS = re.compile(r"(?:(?P<host>[^\s\[\]:]{1,255}) )?" + _PROGRAM)
 #: A year is guessed for rsyslog dates: a line more than this far in the future is last year's.
 _FUTURE_SLACK = 86400.0
@@ -75,7 +79,7 @@ class SyslogParser:
             found = _DATELESS.match(line)
             if found is not None:
                 return _header(found, line, None)
-        return Header(None, "", "", "", line)
+        return Header(_raw_time(line), "", "", "", line)
 
     def _rfc3164_time(self, found: re.Match[str]) -> float | None:
         end = found.end("hms")
@@ -125,3 +129,33 @@ def _iso_time(stamp: str) -> float | None:
     if moment.tzinfo is None:
         return time.mktime(moment.timetuple()) + moment.microsecond / 1e6
     return moment.timestamp()
+
+
+def _raw_time(line: str) -> float | None:
+    """The date of a line that is not syslog, if it has a known one near its start."""
+    if line[:1].isdigit():
+        found = _LOCAL_DATE.match(line)
+        if found is not None:
+            year, month, day, hour, minute, second, fraction, utc = found.groups()
+            parts = (int(year), int(month), int(day), int(hour), int(minute), int(second))
+            try:
+                if utc:
+                    epoch = datetime(*parts, tzinfo=UTC).timestamp()
+                else:
+                    epoch = time.mktime((*parts, 0, 0, -1))
+            except (OverflowError, ValueError):
+                return None
+            return epoch + (float("0." + fraction) if fraction else 0.0)
+    found = _CLF_DATE.search(line, 0, 160)
+    if found is None:
+        return None
+    day, mon, year, hour, minute, second, sign, zone_h, zone_m = found.groups()
+    month = _MONTHS.get(mon)
+    if month is None:
+        return None
+    offset = (int(zone_h) * 3600 + int(zone_m) * 60) * (-1 if sign == "-" else 1)
+    try:
+        moment = datetime(int(year), month, int(day), int(hour), int(minute), int(second), tzinfo=UTC)
+    except ValueError:
+        return None
+    return moment.timestamp() - offset
