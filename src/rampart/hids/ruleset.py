@@ -225,8 +225,7 @@ def _compile_rule(spec: RuleSpec, where: str) -> Rule:
     if spec.timeframe is not None and spec.timeframe <= 0:
         raise RuleLoadError(f"{where}: timeframe must be more than 0 seconds")
     fields = tuple(
-        (name, _compile(pattern, where, f"fields.{name}"))
-        for name, pattern in spec.fields.items()
+        (name, _compile(pattern, where, f"fields.{name}")) for name, pattern in spec.fields.items()
     )
     for name, _ in fields:
         if not _FIELD.fullmatch(name):
@@ -366,8 +365,7 @@ def _link_rules(
         if spec.if_matched_group is not None:
             if spec.if_matched_group not in by_group:
                 raise RuleLoadError(
-                    f"{rule.where}: if_matched_group: no rule is in group "
-                    f"{spec.if_matched_group!r}"
+                    f"{rule.where}: if_matched_group: no rule is in group {spec.if_matched_group!r}"
                 )
             watch_group.setdefault(spec.if_matched_group, []).append(rule)
             if not spec.if_sid and not spec.if_group:

@@ -35,9 +35,13 @@ _ISO = re.compile(
     r"(?P<host>\S{1,255}) (?:" + _PROGRAM + r")?"
 )
 #: Dates of logs that are not syslog: dpkg.log, PostgreSQL, nginx's error log, Python logging.
-_LOCAL_DATE = re.compile(r"(\d{4})[-/](\d\d)[-/](\d\d)[ T](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?( UTC)?")
+_LOCAL_DATE = re.compile(
+    r"(\d{4})[-/](\d\d)[-/](\d\d)[ T](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?( UTC)?"
+)
 #: The common/combined access log date: ``[25/Nov/2026:10:00:00 +0000]``.
-_CLF_DATE = re.compile(r"\[(\d\d)/([A-Z][a-z]{2})/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)\]")
+_CLF_DATE = re.compile(
+    r"\[(\d\d)/([A-Z][a-z]{2})/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)\]"
+)
 _DATELESS = re.compile(r"(?:(?P<host>[^\s\[\]:]{1,255}) )?" + _PROGRAM)
 #: A year is guessed for rsyslog dates: a line more than this far in the future is last year's.
 _FUTURE_SLACK = 86400.0
@@ -155,7 +159,9 @@ def _raw_time(line: str) -> float | None:
         return None
     offset = (int(zone_h) * 3600 + int(zone_m) * 60) * (-1 if sign == "-" else 1)
     try:
-        moment = datetime(int(year), month, int(day), int(hour), int(minute), int(second), tzinfo=UTC)
+        moment = datetime(
+            int(year), month, int(day), int(hour), int(minute), int(second), tzinfo=UTC
+        )
     except ValueError:
         return None
     return moment.timestamp() - offset
