@@ -1,6 +1,7 @@
 """``rampart hids logtest|replay``: try the log rules on lines, or run a whole file through them."""
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -155,7 +156,13 @@ def _print_verdict(line: str, verdict: "Any", out: TextIO) -> None:
 
 
 def _iso(stamp: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(stamp))
+    return _iso_second(int(stamp))
+
+
+@functools.lru_cache(maxsize=64)
+def _iso_second(second: int) -> str:
+    """Local ISO-8601 time; cached, as a log's lines mostly share their second."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(second))
 
 
 # -- replay -------------------------------------------------------------------------

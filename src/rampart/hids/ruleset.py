@@ -37,13 +37,11 @@ class Decoder:
     names: frozenset[str] = frozenset()
     """Its name and its ancestors' (what ``decoded_as`` is checked against)."""
 
-    def take(self, message: str) -> Fields | None:
-        """The fields this decoder reads from ``message``, or None when it does not take it."""
-        if self.prematch is not None and not self.prematch.test(message):
-            return None
-        if self.regex is None:
-            return {}
-        return self.regex.extract(message)
+    def __post_init__(self) -> None:
+        self.take = _taker(self.prematch, self.regex)
+
+    take: "Callable[[str], Fields | None]" = field(init=False, repr=False)
+    """The fields this decoder reads from a message, or None when it does not take it."""
 
     @property
     def root(self) -> "Decoder":
@@ -51,6 +49,22 @@ class Decoder:
         while node.parent is not None:
             node = node.parent
         return node
+
+
+def _taker(
+    prematch: TextMatcher | None, regex: TextMatcher | None
+) -> "Callable[[str], Fields | None]":
+    """A decoder's test and extraction as one function doing only what it needs."""
+    if regex is None:
+        if prematch is None:
+            return lambda _message: {}
+        test = prematch.test
+        return lambda message: {} if test(message) else None
+    extract = regex.extract
+    if prematch is None:
+        return extract
+    check = prematch.test
+    return lambda message: extract(message) if check(message) else None
 
 
 @dataclass(eq=False)

@@ -50,6 +50,10 @@ def _tester(pattern: str, regex: re.Pattern[str]) -> Test:
     if pattern.startswith("^") and len(pattern) > 1 and not _SPECIAL.intersection(pattern[1:]):
         prefix = pattern[1:]
         return lambda text: text.startswith(prefix)
+    if pattern.startswith("^(?!") and pattern.endswith(")"):
+        excluded = pattern[4:-1]
+        if excluded and not _SPECIAL.intersection(excluded):
+            return lambda text: not text.startswith(excluded)
     search = regex.search
     needles = _needles(regex)
     if len(needles) == 1:
