@@ -28,6 +28,8 @@ MAX_LINE = 16 * 1024
 #: Keys (sources, users) remembered per frequency rule and quiet periods kept, at most.
 MAX_KEYS = 100_000
 DEFAULT_ALERT_LEVEL = 3
+#: Verdicts kept for messages that repeat (see ``LogEngine._run``).
+SETTLED_LINES = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,7 @@ class LogEngine:
         self._parse = SyslogParser().parse
         self._windows: dict[int, dict[str, deque[float]]] = {}
         self._quiet: dict[tuple[int, str], float] = {}
+        self._settled: dict[tuple[str, str], tuple[Decoder | None, Fields, Rule | None]] = {}
         self._root_cache: dict[tuple[str | None, str | None], list[Rule]] = {}
         self._order = {rule.id: index for index, rule in enumerate(ruleset.rules.values())}
         self._roots_by_decoder: dict[str, list[Rule]] = {}
@@ -87,12 +90,7 @@ class LogEngine:
         """Run ``line`` through the three phases; ``when``: its time if the line has none."""
         if len(line) > MAX_LINE:
             line = line[:MAX_LINE]
-        header = self._parse(line, journal=journal)
-        decoder, fields = self._decode(header)
-        stamp = header.time
-        if stamp is None:
-            stamp = when if when is not None else self.clock()
-        rule = self._judge(header, decoder, fields, stamp)
+        header, decoder, fields, rule, stamp = self._run(line, journal, when)
         found = _present(fields)
         name = decoder.name if decoder is not None else None
         if rule is None:
@@ -113,15 +111,32 @@ class LogEngine:
         """The event ``line`` raises, if it raises one at or above the alert level (fast path)."""
         if len(line) > MAX_LINE:
             line = line[:MAX_LINE]
-        header = self._parse(line, journal=journal)
-        decoder, fields = self._decode(header)
-        stamp = header.time
-        if stamp is None:
-            stamp = when if when is not None else self.clock()
-        rule = self._judge(header, decoder, fields, stamp)
+        _, _, fields, rule, stamp = self._run(line, journal, when)
         if rule is None or rule.level < self.alert_level:
             return None
         return self._event(rule, fields, stamp, location, line)
+
+    def _run(
+        self, line: str, journal: bool, when: float | None
+    ) -> tuple[Header, Decoder | None, Fields, Rule | None, float]:
+        """The three phases. A message seen before whose verdict needed no state (no
+        frequency rule, quiet period or source network on its way) is not judged again:
+        cron's and sudo's session lines repeat word for word all day."""
+        header = self._parse(line, journal=journal)
+        stamp = header.time
+        if stamp is None:
+            stamp = when if when is not None else self.clock()
+        key = (header.program, header.message)
+        known = self._settled.get(key)
+        if known is not None:
+            return header, known[0], known[1], known[2], stamp
+        decoder, fields = self._decode(header)
+        rule, settled = self._judge(header, decoder, fields, stamp)
+        if settled:
+            if len(self._settled) >= SETTLED_LINES:
+                self._settled.clear()
+            self._settled[key] = (decoder, fields, rule)
+        return header, decoder, fields, rule, stamp
 
     def _event(self, rule: Rule, fields: Fields, stamp: float, location: str, line: str) -> Event:
         return Event(
@@ -162,10 +177,14 @@ class LogEngine:
 
     def _judge(
         self, header: Header, decoder: Decoder | None, fields: Fields, stamp: float
-    ) -> Rule | None:
-        """The deepest matching rule; each rule on the way feeds the frequency rules watching it."""
+    ) -> tuple[Rule | None, bool]:
+        """The deepest matching rule, and whether no state took part in finding it.
+
+        Each rule on the way feeds the frequency rules watching it.
+        """
         message = header.message
         names = decoder.names if decoder is not None else frozenset()
+        settled = True
         fed: set[int] | None = None
         best: Rule | None = None
         candidates = self._roots(decoder, header.program)
@@ -178,9 +197,12 @@ class LogEngine:
                 static = rule.static
                 if static is not None and not static(message, fields):
                     continue
-                if rule.dynamic and not self._state_allows(rule, fields, stamp):
-                    continue
+                if rule.dynamic:
+                    settled = False
+                    if not self._state_allows(rule, fields, stamp):
+                        continue
                 if rule.watchers:
+                    settled = False
                     if fed is None:
                         fed = set()
                     self._count(rule.watchers, fields, stamp, fed)
@@ -191,7 +213,7 @@ class LogEngine:
                 break
         if best is not None and best.ignore > 0:
             self._start_quiet(best, fields, stamp)
-        return best
+        return best, settled
 
     def _roots(self, decoder: Decoder | None, program: str) -> list[Rule]:
         key_program = program if program in self._roots_by_program else None
