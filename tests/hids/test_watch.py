@@ -1,7 +1,11 @@
 """The log rules inside ``rampart watch``: a real followed file, events to ``on_event``."""
 
 import logging
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -146,3 +150,33 @@ def test_config_refuses_a_relative_log() -> None:
 
     with pytest.raises(ConfigError, match=r"hids\.logs"):
         validate_settings({"hids": {"logs": ["auth.log"]}})
+
+
+def test_rampart_watch_process_alerts_and_reloads_on_sighup(tmp_path: Path) -> None:
+    """The real command: a HIDS log followed, an event logged as JSON, SIGHUP reloads."""
+    log = tmp_path / "auth.log"
+    log.touch()
+    config = tmp_path / "rampart.toml"
+    config.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n[ban]\nbackend = "log"\njails = {{}}\n'
+        f'[hids]\nlogs = ["{log}"]\n'
+    )
+    errors = tmp_path / "stderr.txt"
+    env = {**os.environ, "RAMPART_CONFIG": str(config)}
+    env.pop("RAMPART_STATE_DIR", None)
+    with errors.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "rampart.cli.main", "watch"], stderr=sink, env=env
+        )
+    try:
+        wait_until(lambda: "ready" in errors.read_text())
+        with log.open("a") as out:
+            out.write(FAILED.format(1, 1))
+        wait_until(lambda: '"rule_id": 1106' in errors.read_text())
+        process.send_signal(signal.SIGHUP)
+        wait_until(lambda: "rules reloaded" in errors.read_text())
+        assert process.poll() is None
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert process.returncode == 0, errors.read_text()
