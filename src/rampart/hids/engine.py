@@ -164,6 +164,11 @@ class LogEngine:
                 node = decoder
                 while node.children:
                     for child in node.children:
+                        prefix, needle = child.prefix, child.needle
+                        if prefix is not None and not message.startswith(prefix):
+                            continue
+                        if needle is not None and needle not in message:
+                            continue
                         more = child.take(message)
                         if more is not None:
                             if more:
@@ -190,6 +195,9 @@ class LogEngine:
         candidates = self._roots(decoder, header.program)
         while candidates:
             for rule in candidates:
+                needle = rule.needle
+                if needle is not None and needle not in message:
+                    continue
                 if rule.decoded_as is not None and rule.decoded_as not in names:
                     continue
                 if rule.programs and header.program not in rule.programs:

@@ -39,6 +39,13 @@ class Decoder:
 
     def __post_init__(self) -> None:
         self.take = _taker(self.prematch, self.regex)
+        self.prefix = self.prematch.prefix if self.prematch is not None else None
+        self.needle = self.prematch.literal if self.prematch is not None else None
+
+    prefix: str | None = field(init=False, repr=False)
+    """A prematch that is ``^text``: tested inline by the engine before ``take``."""
+    needle: str | None = field(init=False, repr=False)
+    """A prematch that is plain text: tested inline by the engine before ``take``."""
 
     take: "Callable[[str], Fields | None]" = field(init=False, repr=False)
     """The fields this decoder reads from a message, or None when it does not take it."""
@@ -91,6 +98,8 @@ class Rule:
     ignore: float
     spec: RuleSpec
     children: list["Rule"] = field(default_factory=list)
+    needle: str | None = None
+    """The one plain text of ``match``, tested inline (``static`` holds the other conditions)."""
     static: "Callable[[str, Fields], bool] | None" = None
     """The conditions on the message and fields alone, as one function (None: none)."""
     dynamic: bool = False
@@ -278,9 +287,14 @@ def _compile_rule(spec: RuleSpec, where: str) -> Rule:
 
 
 def _static_test(rule: Rule) -> "Callable[[str, Fields], bool] | None":
-    """One function for the conditions on the message and the fields, cheapest first."""
+    """One function for the conditions on the message and the fields, cheapest first.
+
+    A ``match`` of one text is left out: the engine tests ``rule.needle`` inline.
+    """
     tests: list[Callable[[str, Fields], bool]] = []
-    if rule.match:
+    if len(rule.match) == 1:
+        rule.needle = rule.match[0]
+    elif rule.match:
         tests.append(_any_text(rule.match))
     if rule.regex is not None:
         test = rule.regex.test

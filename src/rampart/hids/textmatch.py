@@ -23,12 +23,18 @@ Extract = Callable[[str], "dict[str, str | None] | None"]
 class TextMatcher:
     """``search`` semantics of one pattern, as a fast ``test`` and a field ``extract``."""
 
-    __slots__ = ("extract", "pattern", "regex", "test")
+    __slots__ = ("extract", "literal", "pattern", "prefix", "regex", "test")
 
     def __init__(self, pattern: str) -> None:
         """Compile ``pattern``; re.error when it is not a valid regex."""
         self.pattern = pattern
         self.regex = re.compile(pattern)
+        special = _SPECIAL.intersection
+        self.literal = pattern if pattern and not special(pattern) else None
+        """The pattern when it is plain text (the engine tests it inline)."""
+        plain_prefix = pattern.startswith("^") and len(pattern) > 1 and not special(pattern[1:])
+        self.prefix = pattern[1:] if plain_prefix else None
+        """The text after ``^`` when the pattern is nothing else."""
         self.test: Test = _tester(pattern, self.regex)
         self.extract: Extract = _extractor(self.regex)
 
