@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     their_rate = report("ossec", theirs, lines, their_alerts)
     print(
         f"ratio: rampart {our_rate / their_rate:.2f}x OSSEC's lines/s (goal: 2x); "
-        f"CPU {theirs.cpu_seconds / ours.cpu_seconds:.2f}x less"
+        f"by CPU time {theirs.cpu_seconds / ours.cpu_seconds:.2f}x"
     )
     ours_by_level, theirs_by_level = by_level(our_alerts), by_level(their_alerts)
     print("alerts per level:  level   rampart     ossec")

@@ -171,39 +171,47 @@ def _iso_second(second: int) -> str:
 def run_replay(args: argparse.Namespace) -> int:
     from rampart.hids.engine import LogEngine
     from rampart.hids.runner import event_record
-    from rampart.sources import read_lines
+    from rampart.sources.replay import read_blocks, split_block
 
     engine: LogEngine = _engine(args)
     location = str(args.file)
-    process = engine.process
-    by_level: Counter[int] = Counter()
-    by_rule: Counter[int] = Counter()
-    alerts: list[dict[str, Any]] = []
+    judge, floor = engine.judge, engine.alert_level
+    show, as_json = not args.summary_only, args.json
+    hits: list[int] = []
+    events: list[dict[str, Any]] = []
     lines = 0
     started = time.monotonic()
-    out = sys.stdout
-    show = not args.summary_only
-    for _, text in read_lines(args.file):
-        lines += 1
-        event = process(text, location)
-        if event is None:
-            continue
-        by_level[event.level] += 1
-        by_rule[event.rule_id] += 1
-        if not show:
-            continue
-        if args.json:
-            alerts.append(event_record(event))
-        else:
-            out.write(f"{_iso(event.time)} level {event.level:>2} rule {event.rule_id}: ")
-            out.write(f"{event.description}\n")
+    write = sys.stdout.write
+    for block in read_blocks(args.file):
+        texts = split_block(block)
+        lines += len(texts)
+        shown: list[str] = []
+        for text in texts:
+            rule, fields, stamp = judge(text)
+            if rule is None or rule.level < floor:
+                continue
+            hits.append(rule.id)
+            if not show:
+                continue
+            if as_json:
+                events.append(event_record(engine.event(rule, fields, stamp, location, text)))
+            else:
+                shown.append(
+                    f"{_iso(stamp)} level {rule.level:>2} rule {rule.id}: {rule.describe(fields)}\n"
+                )
+        if shown:
+            write("".join(shown))
     seconds = time.monotonic() - started
     rules = engine.ruleset.rules
+    by_rule = Counter(hits)
+    by_level: Counter[int] = Counter()
+    for rule_id, count in by_rule.items():
+        by_level[rules[rule_id].level] += count
     summary = {
         "file": location,
         "lines": lines,
-        "alerts": sum(by_level.values()),
-        "alert_level": engine.alert_level,
+        "alerts": len(hits),
+        "alert_level": floor,
         "seconds": round(seconds, 3),
         "by_level": {str(level): by_level[level] for level in sorted(by_level)},
         "by_rule": {
@@ -215,19 +223,17 @@ def run_replay(args: argparse.Namespace) -> int:
             for rule_id, count in by_rule.most_common()
         },
     }
-    if args.json:
-        print(json.dumps({**summary, "events": alerts} if show else summary))
+    if as_json:
+        print(json.dumps({**summary, "events": events} if show else summary))
         return 0
     rate = lines / seconds if seconds > 0 else 0.0
     print(
-        f"{lines} lines, {summary['alerts']} alerts at level {engine.alert_level} or more, "
+        f"{lines} lines, {len(hits)} alerts at level {floor} or more, "
         f"in {seconds:.2f} s ({rate:,.0f} lines/s)"
     )
     for level in sorted(by_level, reverse=True):
         print(f"  level {level:>2}: {by_level[level]}")
     for rule_id, count in by_rule.most_common():
-        print(
-            f"  rule {rule_id} (level {rules[rule_id].level}): {count}  "
-            f"{rules[rule_id].spec.description}"
-        )
+        rule = rules[rule_id]
+        print(f"  rule {rule_id} (level {rule.level}): {count}  {rule.spec.description}")
     return 0

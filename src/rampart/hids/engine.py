@@ -138,6 +138,23 @@ class LogEngine:
             self._settled[key] = (decoder, fields, rule)
         return header, decoder, fields, rule, stamp
 
+    def judge(
+        self, line: str, *, journal: bool = False, when: float | None = None
+    ) -> tuple[Rule | None, Fields, float]:
+        """The rule that judges ``line`` (whatever its level), its fields and its time.
+
+        For callers that need no :class:`Event` (``hids replay`` prints a line); a
+        field that took no part in a match is None here.
+        """
+        if len(line) > MAX_LINE:
+            line = line[:MAX_LINE]
+        _, _, fields, rule, stamp = self._run(line, journal, when)
+        return rule, fields, stamp
+
+    def event(self, rule: Rule, fields: Fields, stamp: float, location: str, line: str) -> Event:
+        """The event of ``rule`` judging ``line`` (see :meth:`judge`)."""
+        return self._event(rule, fields, stamp, location, line[:MAX_LINE])
+
     def _event(self, rule: Rule, fields: Fields, stamp: float, location: str, line: str) -> Event:
         return Event(
             time=stamp,
