@@ -17,6 +17,8 @@ from rampart.config import Duration
 from rampart.errors import RampartError
 
 MIN_RULE_ID, MAX_RULE_ID = 1000, 999_999
+#: yaml.safe_load's loader, libyaml's build of it when present (several times faster).
+_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
@@ -97,7 +99,7 @@ def read_rule_file(path: Path) -> RuleFile:
     except OSError as error:
         raise RuleLoadError(f"{path}: cannot read: {error.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 (the safe loader, in C if built)
     except yaml.YAMLError as error:
         where = getattr(error, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
