@@ -8,9 +8,12 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rampart.errors import UsageError
+
+if TYPE_CHECKING:  # the engine is imported when a command runs, not when the CLI starts
+    from rampart.hids.engine import LogEngine, Verdict
 
 
 def register(commands: "argparse._SubParsersAction[Any]") -> None:
@@ -67,7 +70,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def _engine(args: argparse.Namespace) -> "Any":
+def _engine(args: argparse.Namespace) -> "LogEngine":
     from rampart.config import load_settings
     from rampart.hids.engine import LogEngine
     from rampart.hids.ruleset import SHIPPED_RULES_DIR, load_ruleset
@@ -89,12 +92,10 @@ def _stdin_lines() -> Iterator[str]:
 
 
 def run_logtest(args: argparse.Namespace) -> int:
-    from rampart.hids.engine import LogEngine, Verdict
-
-    engine: LogEngine = _engine(args)
+    engine = _engine(args)
     lines = args.line if args.line is not None else _stdin_lines()
     for line in lines:
-        verdict: Verdict = engine.analyse(line, "stdin", journal=args.journal)
+        verdict = engine.analyse(line, "stdin", journal=args.journal)
         if args.json:
             print(json.dumps(_verdict_record(line, verdict)), flush=True)
         else:
@@ -102,7 +103,7 @@ def run_logtest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _verdict_record(line: str, verdict: "Any") -> dict[str, Any]:
+def _verdict_record(line: str, verdict: "Verdict") -> dict[str, Any]:
     header, rule = verdict.header, verdict.rule
     return {
         "line": line,
@@ -126,7 +127,7 @@ def _verdict_record(line: str, verdict: "Any") -> dict[str, Any]:
     }
 
 
-def _print_verdict(line: str, verdict: "Any", out: TextIO) -> None:
+def _print_verdict(line: str, verdict: "Verdict", out: TextIO) -> None:
     record = _verdict_record(line, verdict)
     pre = record["predecoding"]
     when = _iso(pre["time"]) if pre["time"] is not None else "(none)"
@@ -169,11 +170,10 @@ def _iso_second(second: int) -> str:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from rampart.hids.engine import LogEngine
     from rampart.hids.runner import event_record
     from rampart.sources.replay import read_blocks, split_block
 
-    engine: LogEngine = _engine(args)
+    engine = _engine(args)
     location = str(args.file)
     judge, floor = engine.judge, engine.alert_level
     show, as_json = not args.summary_only, args.json

@@ -7,7 +7,7 @@ on a line: every regex compiles, every parent (decoder, ``if_sid``,
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,7 +82,7 @@ class Rule:
     level: int
     groups: tuple[str, ...]
     where: str
-    describe: Callable[[Fields], str]
+    describe: Callable[[Mapping[str, str | None]], str]
     decoded_as: str | None
     programs: frozenset[str]
     match: tuple[str, ...]
@@ -353,7 +353,7 @@ def _networks(items: Sequence[str], where: str) -> tuple[tuple[Network, ...], tu
     return tuple(inside), tuple(outside)
 
 
-def _describer(template: str) -> Callable[[Fields], str]:
+def _describer(template: str) -> Callable[[Mapping[str, str | None]], str]:
     """A function quoting fields into ``template`` (``$(srcip)`` or ``{srcip}``; missing: ``-``)."""
     if not _QUOTED.search(template):
         return lambda _fields: template
@@ -364,7 +364,7 @@ def _describer(template: str) -> Callable[[Fields], str]:
         if index + 2 < len(pieces):
             parts.append((True, pieces[index + 1] or pieces[index + 2]))
 
-    def describe(fields: Fields) -> str:
+    def describe(fields: Mapping[str, str | None]) -> str:
         return "".join((fields.get(text) or "-") if quoted else text for quoted, text in parts)
 
     return describe
