@@ -20,8 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from rampart.hids.decoder import Decoder, Fields
 from rampart.hids.event import Event
-from rampart.hids.ruleset import Decoder, Fields, Rule, RuleSet
+from rampart.hids.rule import Rule
+from rampart.hids.ruleset import RuleSet
 from rampart.hids.syslog import Header, SyslogParser
 
 MAX_LINE = 16 * 1024

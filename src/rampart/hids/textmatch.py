@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 
 from rampart.detect.prefilter import required_substrings
+from rampart.hids.spec import RuleLoadError
 
 _SPECIAL = frozenset("\\.^$*+?{}[]|()")
 
@@ -82,3 +83,15 @@ def _extractor(regex: re.Pattern[str]) -> Extract:
         return None if found is None else found.groupdict()
 
     return extract
+
+
+def compile_pattern(pattern: str, where: str, key: str) -> TextMatcher:
+    """A TextMatcher for a rule file's ``key``; RuleLoadError naming ``where`` when invalid."""
+    try:
+        return TextMatcher(pattern)
+    except re.error as error:
+        raise RuleLoadError(f"{where}: {key}: bad regex {pattern!r}: {error}") from None
+
+
+def optional_pattern(pattern: str | None, where: str, key: str) -> TextMatcher | None:
+    return None if pattern is None else compile_pattern(pattern, where, key)
