@@ -157,3 +157,18 @@ def test_alert_level_is_a_floor(tmp_path: Path) -> None:
     assert engine.process(failed(0)) is None
     verdict = engine.analyse(line(1, "panic code=1"))
     assert verdict.alert and verdict.event is not None and verdict.event.level == 7
+
+
+def test_a_flood_of_sources_stays_bounded(
+    engine: LogEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rampart.hids import correlation
+
+    monkeypatch.setattr(correlation, "MAX_KEYS", 10)
+    for host in range(200):
+        engine.analyse(failed(host % 60, ip=f"198.51.100.{host % 250}"))
+    windows = engine._state._windows[200004]
+    assert 0 < len(windows) <= 10
+    # The most recent sources are the ones kept, and still counted.
+    assert rule_of(engine, failed(59, ip="198.51.100.199")) == 200001
+    assert rule_of(engine, failed(59, ip="198.51.100.199")) == 200004

@@ -13,13 +13,12 @@ happened), else the clock. Lines are cut at :data:`MAX_LINE` characters
 before matching: a 1 MB line is read, never a reason to stall.
 """
 
-import ipaddress
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from rampart.hids.correlation import Correlation
 from rampart.hids.decoder import Decoder, Fields
 from rampart.hids.event import Event
 from rampart.hids.rule import Rule
@@ -27,8 +26,6 @@ from rampart.hids.ruleset import RuleSet
 from rampart.hids.syslog import Header, SyslogParser
 
 MAX_LINE = 16 * 1024
-#: Keys (sources, users) remembered per frequency rule and quiet periods kept, at most.
-MAX_KEYS = 100_000
 DEFAULT_ALERT_LEVEL = 3
 #: Verdicts kept for messages that repeat (see ``LogEngine._run``).
 SETTLED_LINES = 8192
@@ -62,8 +59,7 @@ class LogEngine:
         self.alert_level = max(1, alert_level)
         self.clock = clock
         self._parse = SyslogParser().parse
-        self._windows: dict[int, dict[str, deque[float]]] = {}
-        self._quiet: dict[tuple[int, str], float] = {}
+        self._state = Correlation()
         self._settled: dict[tuple[str, str], tuple[Decoder | None, Fields, Rule | None]] = {}
         self._root_cache: dict[tuple[str | None, str | None], list[Rule]] = {}
         self._order = {rule.id: index for index, rule in enumerate(ruleset.rules.values())}
@@ -226,20 +222,20 @@ class LogEngine:
                     continue
                 if rule.dynamic:
                     settled = False
-                    if not self._state_allows(rule, fields, stamp):
+                    if not self._state.allows(rule, fields, stamp):
                         continue
                 if rule.watchers:
                     settled = False
                     if fed is None:
                         fed = set()
-                    self._count(rule.watchers, fields, stamp, fed)
+                    self._state.count(rule.watchers, fields, stamp, fed)
                 best = rule
                 candidates = rule.children
                 break
             else:
                 break
         if best is not None and best.ignore > 0:
-            self._start_quiet(best, fields, stamp)
+            self._state.start_quiet(best, fields, stamp)
         return best, settled
 
     def _roots(self, decoder: Decoder | None, program: str) -> list[Rule]:
@@ -256,106 +252,7 @@ class LogEngine:
             self._root_cache[key] = roots
         return roots
 
-    # -- state: source networks, quiet periods, frequency windows --------------------------
-
-    def _state_allows(self, rule: Rule, fields: Fields, stamp: float) -> bool:
-        if (rule.srcip_in or rule.srcip_not_in) and not _source_allowed(rule, fields):
-            return False
-        if rule.ignore > 0:
-            until = self._quiet.get((rule.id, _quiet_key(rule, fields)))
-            if until is not None and until > stamp:
-                return False
-        return not rule.composite or self._frequent(rule, fields, stamp)
-
-    def _frequent(self, rule: Rule, fields: Fields, stamp: float) -> bool:
-        """Whether ``rule``'s window for this source/user holds ``frequency`` matches now."""
-        key = _group_key(rule, fields)
-        if key is None:
-            return False
-        window = self._windows.get(rule.id, {}).get(key)
-        if window is None:
-            return False
-        _expire(window, stamp - rule.timeframe)
-        if len(window) < rule.frequency:
-            return False
-        window.clear()  # counted once: the next alert needs `frequency` new matches
-        return True
-
-    def _count(
-        self, watchers: tuple[Rule, ...], fields: Fields, stamp: float, fed: set[int]
-    ) -> None:
-        for watcher in watchers:
-            if watcher.id in fed:
-                continue
-            fed.add(watcher.id)
-            key = _group_key(watcher, fields)
-            if key is None:
-                continue
-            windows = self._windows.get(watcher.id)
-            if windows is None:
-                windows = self._windows[watcher.id] = {}
-            window = windows.get(key)
-            if window is None:
-                if len(windows) >= MAX_KEYS:
-                    _forget_oldest(windows)
-                window = windows[key] = deque(maxlen=watcher.frequency)
-            window.append(stamp)
-
-    def _start_quiet(self, rule: Rule, fields: Fields, stamp: float) -> None:
-        if len(self._quiet) >= MAX_KEYS:
-            self._quiet = {key: until for key, until in self._quiet.items() if until > stamp}
-            if len(self._quiet) >= MAX_KEYS:
-                self._quiet.clear()
-        self._quiet[(rule.id, _quiet_key(rule, fields))] = stamp + rule.ignore
-
 
 def _present(fields: Fields) -> dict[str, str]:
     """The fields that hold a value."""
     return {name: value for name, value in fields.items() if value is not None}
-
-
-def _group_key(rule: Rule, fields: Fields) -> str | None:
-    """The window a match counts in: its source and/or user; None when one is missing."""
-    parts: list[str] = []
-    if rule.same_source_ip:
-        source = fields.get("srcip")
-        if not source:
-            return None
-        parts.append(source)
-    if rule.same_user:
-        user = fields.get("user") or fields.get("dstuser")
-        if not user:
-            return None
-        parts.append(user)
-    return "\0".join(parts)
-
-
-def _quiet_key(rule: Rule, fields: Fields) -> str:
-    """Quiet periods are per group key for frequency rules, else per source address."""
-    if rule.composite:
-        return _group_key(rule, fields) or ""
-    return fields.get("srcip") or ""
-
-
-def _source_allowed(rule: Rule, fields: Fields) -> bool:
-    source = fields.get("srcip")
-    if not source:
-        return False
-    try:
-        address = ipaddress.ip_address(source.strip("[]"))
-    except ValueError:
-        return False
-    if rule.srcip_in and not any(address in network for network in rule.srcip_in):
-        return False
-    return not any(address in network for network in rule.srcip_not_in)
-
-
-def _expire(window: deque[float], oldest: float) -> None:
-    while window and window[0] < oldest:
-        window.popleft()
-
-
-def _forget_oldest(windows: dict[str, deque[float]]) -> None:
-    """Drop the tenth of the keys that came first: an address flood must not fill the memory."""
-    for key in list(windows)[: max(1, len(windows) // 10)]:
-        del windows[key]
