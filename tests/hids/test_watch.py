@@ -142,7 +142,13 @@ def test_default_handler_logs_one_json_line(caplog: pytest.LogCaptureFixture) ->
     with caplog.at_level(logging.WARNING, logger="rampart.hids"):
         runner.feed([FAILED.format(9, 9).rstrip("\n")], "/var/log/auth.log")
     (record,) = caplog.records
-    assert record.getMessage().startswith("{") and '"rule_id": 1106' in record.getMessage()
+    message = record.getMessage()
+    assert message.startswith("hids alert: {") and '"rule_id": 1106' in message
+    # rampart's own log may be watched too: its alert lines do not raise alerts again.
+    seen: list[Event] = []
+    runner.on_event = seen.append
+    runner.feed([f"Nov 16 00:00:10 web1 rampart[9]: WARNING {message}"], "journal")
+    assert seen == []
 
 
 def test_config_refuses_a_relative_log() -> None:
