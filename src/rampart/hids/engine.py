@@ -117,9 +117,12 @@ class LogEngine:
     def _run(
         self, line: str, journal: bool, when: float | None
     ) -> tuple[Header, Decoder | None, Fields, Rule | None, float]:
-        """The three phases. A message seen before whose verdict needed no state (no
-        frequency rule, quiet period or source network on its way) is not judged again:
-        cron's and sudo's session lines repeat word for word all day."""
+        """The three phases, skipped for a message whose verdict is already known.
+
+        A message seen before whose verdict needed no state (no frequency rule,
+        quiet period or source network on its way) is not judged again: cron's
+        and sudo's session lines repeat word for word all day.
+        """
         header = self._parse(line, journal=journal)
         stamp = header.time
         if stamp is None:
