@@ -36,6 +36,7 @@ bench: $(STAMP) test-deps
 	$(BIN)/python bench/bench_audit.py
 	$(BIN)/python bench/bench_firewall.py
 	$(BIN)/python bench/bench_vault.py
+	$(BIN)/python bench/bench_hids.py
 
 clean:
 	rm -rf $(VENV) bench/out .pytest_cache .mypy_cache .ruff_cache

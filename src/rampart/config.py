@@ -367,6 +367,30 @@ class FirewallSettings(_Section):
     early_drop: EarlyDropSettings = EarlyDropSettings()
 
 
+class HidsSettings(_Section):
+    """The HIDS log rules: which rules, which logs, from which level an event is an alert."""
+
+    rules_dirs: tuple[Path, ...] = ()
+    """Folders of ``*.yaml`` rule files; empty: the rules rampart ships (``rules/hids``)."""
+    alert_level: int = Field(default=3, ge=1, le=15)
+    """Events at or above this level are alerts (OSSEC's ``log_alert_level``)."""
+    logs: tuple[str, ...] = ()
+    """Log files or globs ``rampart watch`` runs through the rules; ``journal`` for journald."""
+
+    @field_validator("logs", mode="before")
+    @classmethod
+    def _words(cls, value: object) -> object:
+        return value.split() if isinstance(value, str) else value
+
+    @field_validator("logs")
+    @classmethod
+    def _absolute(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for path in value:
+            if path != "journal" and (not path.startswith("/") or "\0" in path):
+                raise ValueError(f"log {path!r} must be an absolute path or 'journal'")
+        return value
+
+
 class Settings(_Section):
     """The whole configuration file."""
 
@@ -374,6 +398,7 @@ class Settings(_Section):
     ban: BanSettings = Field(default_factory=lambda: BanSettings.model_validate({}))
     audit: AuditSettings = AuditSettings()
     firewall: FirewallSettings = FirewallSettings()
+    hids: HidsSettings = HidsSettings()
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:

@@ -33,6 +33,7 @@ from rampart.detect import DEFAULT_FILTER_DIRS, Filter, LineMatcher, load_filter
 from rampart.errors import RampartError
 from rampart.files import write_atomically
 from rampart.firewall import BanBackend, BanScope
+from rampart.hids.runner import LogRules
 from rampart.sources import FileTail, JournalSource, SourceError, TailPosition
 from rampart.store import BanStore
 from rampart.store.bans import STORE_FILE
@@ -69,6 +70,17 @@ class _Batch:
     failures: list[Seen]
     source: str
     position: dict[str, Any] | None
+
+
+@dataclass
+class _LinesBatch:
+    """Lines of a HIDS log (not failures: the main thread runs the rules on them)."""
+
+    lines: list[str]
+    source: str
+    position: dict[str, Any] | None
+    journal: bool = False
+    when: float | None = None
 
 
 @dataclass
@@ -123,7 +135,7 @@ class Watcher:
         self.use_inotify = use_inotify
         _, self._positions_path, self._status_path = state_paths(settings)
         self._positions: dict[str, Any] = _read_json(self._positions_path)
-        self._queue: queue.Queue[_Batch] = queue.Queue(maxsize=QUEUE_BATCHES)
+        self._queue: queue.Queue[_Batch | _LinesBatch] = queue.Queue(maxsize=QUEUE_BATCHES)
         self._threads: list[threading.Thread] = []
         self._readers_stop = threading.Event()
         self._errors: queue.Queue[BaseException] = queue.Queue()
@@ -138,8 +150,14 @@ class Watcher:
                 raise WatchError(f"jail {name}: {error}") from None
             counter = FailureCounter(jail.maxretry, jail.findtime)
             self.jails[name] = JailState(name, jail, compiled, counter)
-        if not self.jails:
-            raise WatchError("no jail is enabled: nothing to watch")
+        self.hids: LogRules | None = None
+        self.hids_sources: list[str] = []
+        self.reload_requested = threading.Event()
+        if settings.hids.logs:
+            hids = settings.hids
+            self.hids = LogRules(hids.rules_dirs, alert_level=hids.alert_level, clock=clock)
+        if not self.jails and self.hids is None:
+            raise WatchError("no jail is enabled and no [hids] log is set: nothing to watch")
 
     # -- start -----------------------------------------------------------------
 
@@ -150,6 +168,8 @@ class Watcher:
         restored = self.restore()
         for state in self.jails.values():
             self._start_sources(state)
+        if self.hids is not None:
+            self._start_hids_sources(self.settings.hids.logs)
         return restored
 
     def restore(self) -> int:
@@ -189,6 +209,22 @@ class Watcher:
         if matches is None:
             matches = state.filter.spec.journalmatch
         self._spawn(state, f"journal:{state.name}", self._follow_journal, tuple(matches))
+
+    def _start_hids_sources(self, logs: Sequence[str]) -> None:
+        """One reader per HIDS log file (globs expanded now) and one for the journal."""
+        files = [name for name in logs if name != "journal"]
+        for path in _expand(files):
+            self._spawn_reader(f"hids:file:{path}", self._follow_hids_file, path)
+        if "journal" in logs:
+            self._spawn_reader("hids:journal", self._follow_hids_journal, None)
+
+    def _spawn_reader(self, source: str, target: Callable[..., None], arg: Any) -> None:
+        self.hids_sources.append(source)
+        thread = threading.Thread(
+            target=self._guarded, args=(target, source, arg), name=source, daemon=True
+        )
+        self._threads.append(thread)
+        thread.start()
 
     def _spawn(self, state: JailState, source: str, target: Callable[..., None], arg: Any) -> None:
         state.sources.append(source)
@@ -252,7 +288,47 @@ class Watcher:
                 if not self._put(batch):
                     return
 
-    def _put(self, batch: _Batch) -> bool:
+    def _follow_hids_file(self, source: str, path: Path) -> None:
+        saved = self._positions.get(source)
+        position = TailPosition(**saved) if isinstance(saved, dict) else None
+        tail = FileTail(path, position, use_inotify=self.use_inotify, read_limit=READ_BYTES)
+        with tail:
+            while not self._readers_stop.is_set():
+                lines = tail.read()
+                if not lines:
+                    tail.wait(0.5)
+                    continue
+                for start in range(0, len(lines), BATCH_LINES):
+                    chunk = [text for _, text in lines[start : start + BATCH_LINES]]
+                    last = start + BATCH_LINES >= len(lines)
+                    reached = asdict(tail.position) if last else None
+                    if not self._put(_LinesBatch(chunk, source, reached)):
+                        return
+
+    def _follow_hids_journal(self, source: str, _unused: None) -> None:
+        saved = self._positions.get(source)
+        cursor = saved.get("cursor") if isinstance(saved, dict) else None
+        journal = JournalSource((), cursor=cursor if isinstance(cursor, str) else None)
+        with journal:
+            while not self._readers_stop.is_set():
+                entries = journal.read(timeout=0.5)
+                if not entries:
+                    if journal.finished:
+                        raise SourceError("journalctl stopped")
+                    continue
+                # One batch per entry time would be exact; the last entry's time is
+                # close enough for lines that carry no date of their own.
+                batch = _LinesBatch(
+                    [entry.text for entry in entries],
+                    source,
+                    {"cursor": journal.cursor},
+                    journal=True,
+                    when=entries[-1].time,
+                )
+                if not self._put(batch):
+                    return
+
+    def _put(self, batch: "_Batch | _LinesBatch") -> bool:
         """Queue ``batch``, waiting while the queue is full; False once the daemon stops."""
         while not self._readers_stop.is_set():
             try:
@@ -272,6 +348,10 @@ class Watcher:
                 batches = self._next_batches(timeout=0.25)
                 if batches:
                     self.handle(batches)
+                if self.reload_requested.is_set():
+                    self.reload_requested.clear()
+                    if self.hids is not None:
+                        self.hids.reload()
                 monotonic = time.monotonic()
                 if monotonic - last_save >= SAVE_INTERVAL:
                     self.save()
@@ -286,7 +366,7 @@ class Watcher:
         finally:
             self.close()
 
-    def _next_batches(self, timeout: float) -> list[_Batch]:
+    def _next_batches(self, timeout: float) -> "list[_Batch | _LinesBatch]":
         try:
             batches = [self._queue.get(timeout=timeout)]
         except queue.Empty:
@@ -297,11 +377,22 @@ class Watcher:
             except queue.Empty:
                 return batches
 
-    def handle(self, batches: Sequence[_Batch]) -> list[Ban]:
-        """Count the failures of ``batches``; store and apply the bans they call for."""
+    def handle(self, batches: "Sequence[_Batch | _LinesBatch]") -> list[Ban]:
+        """Count the failures of ``batches``; store and apply the bans they call for.
+
+        Batches of HIDS lines go through the log rules (their events to ``on_event``).
+        """
         now = self.clock()
         bans: dict[object, Ban] = {}
         for batch in batches:
+            if isinstance(batch, _LinesBatch):
+                if self.hids is not None:
+                    self.hids.feed(
+                        batch.lines, _location(batch.source), journal=batch.journal, when=batch.when
+                    )
+                if batch.position is not None:
+                    self._positions[batch.source] = batch.position
+                continue
             state = self.jails[batch.jail]
             for failure in batch.failures:
                 ban = self._count(state, failure, now)
@@ -361,6 +452,8 @@ class Watcher:
             over.setdefault(jail, []).append(ban.target)
         for jail, targets in over.items():
             self.backend.unban(targets, jail)
+            for target in targets:
+                log.info("jail %s: unbanned %s (ban over)", jail, target)
         if over:
             self.store.purge_expired(now)
 
@@ -388,6 +481,13 @@ class Watcher:
                 }
                 for name, state in self.jails.items()
             },
+            "hids": None
+            if self.hids is None
+            else {
+                "sources": self.hids_sources,
+                "lines": self.hids.lines,
+                "events": self.hids.events,
+            },
         }
 
     def close(self) -> None:
@@ -403,6 +503,11 @@ class Watcher:
         if kept:
             self.handle(kept)
         self.save()
+
+
+def _location(source: str) -> str:
+    """What an event names as its location: the log path, or ``journal``."""
+    return source.removeprefix("hids:").removeprefix("file:")
 
 
 def _expand(patterns: Sequence[str]) -> list[Path]:

@@ -47,12 +47,18 @@ def run_watch(args: argparse.Namespace) -> int:
         logging.getLogger("rampart.watch").info("signal %d: stopping", signum)
         stop.set()
 
+    def request_reload(_signum: int, _frame: FrameType | None) -> None:
+        watcher.reload_requested.set()  # the HIDS rules are read again by the main loop
+
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGHUP, request_reload)
     try:
         started = time.monotonic()
         restored = watcher.start()
         jails = ", ".join(f"{n} ({', '.join(s.sources)})" for n, s in watcher.jails.items())
+        if watcher.hids_sources:
+            jails += f"; hids: {', '.join(watcher.hids_sources)}"
         print(
             f"rampart watch: ready: {restored} bans restored in "
             f"{time.monotonic() - started:.2f} s; jails: {jails}",
