@@ -18,10 +18,14 @@ import re
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rampart.errors import RampartError
 from rampart.hids.event import Event
+
+if TYPE_CHECKING:  # the ban engine is imported only when a ban response runs
+    from rampart.ban.control import BanControl
+    from rampart.config import ResponseSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -93,17 +97,12 @@ class Responder:
     """Runs the named responses of ``settings.alerts.responses`` for events."""
 
     def __init__(
-        self,
-        settings: Any,
-        *,
-        control: Callable[[], Any] | None = None,
-        runner: Callable[..., Any] | None = None,
+        self, settings: "Settings", *, control: "Callable[[], BanControl] | None" = None
     ) -> None:
         """``control`` builds the BanControl to use (default: the configured one)."""
         self.settings = settings
-        self.responses: Mapping[str, Any] = settings.alerts.responses
+        self.responses: Mapping[str, ResponseSettings] = settings.alerts.responses
         self._control = control
-        self._runner = runner
 
     def handle(self, event: Event, response_name: str) -> Outcome:
         """Run ``response_name`` for ``event``; ResponseError (one line) when it cannot."""
@@ -118,7 +117,7 @@ class Responder:
         log.warning("response %s for rule %d: %s", response_name, event.rule_id, outcome.action)
         return outcome
 
-    def _ban(self, response: Any, event: Event) -> str:
+    def _ban(self, response: "ResponseSettings", event: Event) -> str:
         srcip = safe_fields(event).get("srcip")
         if srcip is None:
             raise ResponseError("the event has no srcip; nothing to ban")
@@ -131,21 +130,20 @@ class Responder:
             control.store.close()
         return f"banned {ban.target.with_prefixlen} (jail {ban.jail})"
 
-    def _open_control(self) -> Any:
+    def _open_control(self) -> "BanControl":
         if self._control is not None:
             return self._control()
         from rampart.ban.control import open_control
 
         return open_control(self.settings)
 
-    def _exec(self, response: Any, event: Event) -> str:
+    def _exec(self, response: "ResponseSettings", event: Event) -> str:
         from rampart.system import run
 
         program = str(response.program)
         argv = build_argv(program, response.args, event)
-        runner = self._runner or run
         try:
-            runner(argv, timeout=response.timeout)
+            run(argv, timeout=response.timeout)
         except RampartError as error:
             raise ResponseError(f"response program: {error}") from None
         return f"ran {program} with {len(argv) - 1} argument(s)"
