@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope, Session
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from rampart.config import Settings, validate_settings
 from rampart.hids import Event
@@ -54,8 +54,21 @@ class SmtpServer:
     inbox: Inbox = field(default_factory=Inbox)
     controller: Controller | None = None
 
-    def start(self) -> None:
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+    def start(self, password: str | None = None) -> None:
+        """Listen; with ``password``, accept AUTH as user ``rampart`` (plain, on loopback)."""
+        options: dict[str, Any] = {}
+        if password is not None:
+
+            def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+                good = isinstance(data, LoginPassword) and data == (b"rampart", password.encode())
+                return AuthResult(success=good, handled=False)
+
+            options = {
+                "authenticator": check,
+                "auth_require_tls": False,
+                "auth_exclude_mechanism": ["LOGIN"],
+            }
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port, **options)
         self.controller.start()
 
     def stop(self) -> None:

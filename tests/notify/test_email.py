@@ -105,3 +105,21 @@ def test_a_server_that_is_down_delays_the_alert_and_a_restart_resumes(
         assert alerts.store.channel_state("email").failures == 0
     [message] = smtp.inbox.messages
     assert "level 13" in str(message["Subject"])
+
+
+def test_login_with_a_password_from_a_file_and_a_wrong_one_is_never_shown(
+    smtp: SmtpServer, tmp_path: Path
+) -> None:
+    smtp.start(password="right-horse-battery")  # noqa: S106 (the test server's)
+    secret = tmp_path / "password"
+    secret.write_text("right-horse-battery\n")
+    config = {"email": email_config(smtp.port, username="rampart", password_file=str(secret))}
+    with make_dispatcher(config, tmp_path / "a") as alerts:
+        alerts.publish(event(12), now=T0)
+    assert len(smtp.inbox.messages) == 1
+    secret.write_text("wrong-staple\n")
+    with make_dispatcher(config, tmp_path / "b") as alerts:
+        alerts.publish(event(12), now=T0)
+        error = alerts.store.channel_state("email").last_error
+    assert "535" in error and "wrong-staple" not in error
+    assert len(smtp.inbox.messages) == 1
