@@ -1,0 +1,106 @@
+"""Benchmark ``rampart rootcheck`` against ``chkrootkit`` on this host, in one run.
+
+Why: the rootkit checks replace a chkrootkit (or OSSEC rootcheck) run from
+cron, so they should cost no more than it does while covering the same
+ground (known rootkit files, hidden processes, hidden ports, promiscuous
+interfaces, suspicious files in /dev and temporary folders).
+
+Both tools run as child processes on the real host; ``--repeat N``
+alternates them and keeps each one's fastest run. Wall seconds and CPU
+seconds (user + system) come from ``os.wait4`` on that very child. The
+report also shows what each one flagged (chkrootkit: its ``INFECTED``,
+``Warning`` and ``PROMISC`` lines; rampart: its findings by rule).
+
+Run: ``.venv/bin/python bench/bench_rootcheck.py [--repeat N]``. Needs root
+and the ``chkrootkit`` Debian package (``make test-deps`` installs it).
+``RAMPART_BIN`` overrides the rampart command. Results: stdout and
+``bench/out/bench_rootcheck.json``. Exit status: 0 measured, 2 a tool is
+missing or failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+OUT = BENCH / "out"
+
+
+def timed(argv: list[str]) -> tuple[float, float, int, str]:
+    """Wall seconds, CPU seconds, exit status and stdout of ``argv``."""
+    started = time.perf_counter()
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert child.stdout is not None
+    output = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - started
+    return wall, usage.ru_utime + usage.ru_stime, child.returncode, output
+
+
+def chkrootkit_flags(output: str) -> list[str]:
+    words = ("INFECTED", "Warning", "PROMISC", "Possible", "suspicious")
+    return [line.strip() for line in output.splitlines() if any(w in line for w in words)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("bench_rootcheck: run as root (both tools read every process)", file=sys.stderr)
+        return 2
+    chkrootkit = shutil.which("chkrootkit") or shutil.which("chkrootkit", path="/usr/sbin")
+    if chkrootkit is None:
+        print("bench_rootcheck: chkrootkit is missing (make test-deps)", file=sys.stderr)
+        return 2
+    rampart = shlex.split(os.environ.get("RAMPART_BIN", str(ROOT / ".venv/bin/rampart")))
+    tools = {
+        "chkrootkit": [chkrootkit],
+        "rampart": [*rampart, "rootcheck", "--json"],
+    }
+    best: dict[str, tuple[float, float, int, str]] = {}
+    for _ in range(max(1, args.repeat)):
+        for name, argv in tools.items():
+            result = timed(argv)
+            if name not in best or result[0] < best[name][0]:
+                best[name] = result
+    rampart_out = best["rampart"][3]
+    if best["rampart"][2] not in (0, 1) or not rampart_out.strip():
+        print("bench_rootcheck: rampart rootcheck failed", file=sys.stderr)
+        return 2
+    report: dict[str, Any] = json.loads(rampart_out)
+    by_rule = Counter(f"{f['rule_id']} {f['description']}" for f in report["findings"])
+    flagged = chkrootkit_flags(best["chkrootkit"][3])
+    print(f"{'tool':<12} {'wall s':>8} {'cpu s':>8}  flagged")
+    for name in tools:
+        wall, cpu, _, _ = best[name]
+        count = len(report["findings"]) if name == "rampart" else len(flagged)
+        print(f"{name:<12} {wall:>8.2f} {cpu:>8.2f}  {count}")
+    ratio = best["chkrootkit"][0] / best["rampart"][0]
+    print(f"rampart is {ratio:.1f}x chkrootkit's speed (wall, best of {args.repeat})")
+    print("rampart findings by rule:", dict(by_rule) or "none")
+    print("chkrootkit flagged:", *(flagged or ["nothing"]), sep="\n  ")
+    OUT.mkdir(exist_ok=True)
+    result = {
+        name: {"wall": best[name][0], "cpu": best[name][1], "status": best[name][2]}
+        for name in tools
+    }
+    result["ratio"] = ratio  # type: ignore[assignment]
+    (OUT / "bench_rootcheck.json").write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
