@@ -87,3 +87,13 @@ def test_bad_settings_are_one_line(tmp_path: Path, config: str, said: str) -> No
     assert said in result.stderr
     assert result.stderr.count("\n") == 1
     assert not (tmp_path / "state").exists()
+
+
+def test_a_jsonl_file_in_a_missing_folder_is_refused_before_anything_is_stored(
+    tmp_path: Path,
+) -> None:
+    env = _env(tmp_path, f"[alerts]\njsonl = '{tmp_path}/missing/alerts.json'\n")
+    result = run_rampart(["alerts", "send"], env=env)
+    assert result.returncode == 2
+    assert "alerts.jsonl: folder" in result.stderr and "does not exist" in result.stderr
+    assert not (tmp_path / "state").exists()

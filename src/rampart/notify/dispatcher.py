@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rampart.config import Settings
-from rampart.errors import RampartError
+from rampart.errors import ConfigError, RampartError
 from rampart.hids.event import Event
 from rampart.notify.email import EmailChannel
 from rampart.notify.interface import Channel, DeliveryError
@@ -60,11 +60,14 @@ class Dispatcher:
         for hook in alerts.webhooks:
             token = read_secret(hook, f"alerts.webhooks {hook.name}")
             channels.append(WebhookChannel(hook, token))
+        jsonl = alerts.jsonl if alerts.jsonl is not None else directory / JSONL_FILE
+        if alerts.jsonl is not None and not alerts.jsonl.parent.is_dir():
+            raise ConfigError(f"alerts.jsonl: folder {alerts.jsonl.parent} does not exist")
         return cls(
             AlertStore.in_state_dir(directory),
             channels,
             min_level=alerts.min_level,
-            jsonl=alerts.jsonl if alerts.jsonl is not None else directory / JSONL_FILE,
+            jsonl=jsonl,
             retry_min=alerts.retry_min,
             retry_max=alerts.retry_max,
         )
