@@ -56,7 +56,7 @@ def chkrootkit_flags(output: str) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each (chkrootkit is slow)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("bench_rootcheck: run as root (both tools read every process)", file=sys.stderr)

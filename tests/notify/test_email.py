@@ -123,3 +123,23 @@ def test_login_with_a_password_from_a_file_and_a_wrong_one_is_never_shown(
         error = alerts.store.channel_state("email").last_error
     assert "535" in error and "wrong-staple" not in error
     assert len(smtp.inbox.messages) == 1
+
+
+def test_while_another_process_delivers_a_flush_sends_nothing(
+    smtp: SmtpServer, tmp_path: Path
+) -> None:
+    import fcntl
+    import os
+
+    smtp.start()
+    with make_dispatcher({"email": email_config(smtp.port)}, tmp_path) as alerts:
+        alerts.publish(event(7), now=T0)
+        lock = os.open(tmp_path / "alerts.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # as `rampart alerts send` in another process
+            alerts.flush(T0 + 600)
+            assert smtp.inbox.messages == []
+        finally:
+            os.close(lock)
+        alerts.flush(T0 + 600)
+    assert len(smtp.inbox.messages) == 1

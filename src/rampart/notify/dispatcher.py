@@ -6,11 +6,13 @@ calls every few seconds and ``rampart alerts send`` calls once. publish
 flushes at once only when an event is urgent for some channel.
 """
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from rampart.config import Settings
@@ -86,8 +88,18 @@ class Dispatcher:
         return alert_id
 
     def flush(self, now: float | None = None) -> None:
-        """Deliver what is due on every channel; a failing channel backs off, the others go on."""
+        """Deliver what is due on every channel; a failing channel backs off, the others go on.
+
+        One process delivers at a time (the daemon, or ``rampart alerts send``):
+        while another holds the lock, this flush does nothing, so no digest
+        goes out twice.
+        """
         current = time.time() if now is None else now
+        with _delivery_lock(self.store.path.with_suffix(".lock")) as held:
+            if held:
+                self._deliver(current)
+
+    def _deliver(self, current: float) -> None:
         for channel in self.channels:
             state = self.store.channel_state(channel.name)
             if state.next_try > current:
@@ -124,3 +136,21 @@ class Dispatcher:
                 os.close(fd)
         except OSError as error:
             raise RampartError(f"{path}: cannot append the alert: {error.strerror}") from None
+
+
+@contextlib.contextmanager
+def _delivery_lock(path: Path) -> Iterator[bool]:
+    """An exclusive flock on ``path``, not waited for: True if this process holds it."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise RampartError(f"{path}: cannot open the delivery lock: {error.strerror}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
