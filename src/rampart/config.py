@@ -371,7 +371,7 @@ _EMAIL_ADDRESS = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
 )
 _CHANNEL_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
-Level = Annotated[int, Field(ge=0, le=15)]
+AlertLevel = Annotated[int, Field(ge=0, le=15)]
 
 
 def _no_line_breaks(value: str, what: str) -> str:
@@ -412,8 +412,8 @@ class EmailSettings(SecretSource):
     username: str | None = None
     sender: str = "rampart@localhost"
     to: tuple[str, ...] = ()
-    min_level: Level = 7
-    immediate_level: Level = 12
+    min_level: AlertLevel = 7
+    immediate_level: AlertLevel = 12
     """Alerts at or above this level are mailed at once, not in the next digest."""
     digest_interval: Duration = 600.0
     max_per_hour: int = Field(default=12, ge=1, le=10_000)
@@ -458,14 +458,16 @@ class EmailSettings(SecretSource):
 
 
 class WebhookSettings(SecretSource):
-    """One JSON webhook: Slack-compatible ``{"text": ...}`` or the whole alert as JSON."""
+    """One JSON webhook: Slack-compatible ``{"text": ...}`` or the whole alert as JSON.
+
+    The secret (``password_env``/``password_file``), if any, is sent as a Bearer token.
+    """
 
     name: str
     url: str
     format: Literal["slack", "json"] = "slack"
-    min_level: Level = 7
+    min_level: AlertLevel = 7
     timeout: Duration = 10.0
-    """The secret (``password_env``/``password_file``), if any, is sent as a Bearer token."""
 
     @field_validator("name")
     @classmethod
@@ -520,7 +522,7 @@ class ResponseSettings(_Section):
 class AlertSettings(_Section):
     """Alerts: every HIDS event at or above min_level is stored, then mailed or posted."""
 
-    min_level: Level = 3
+    min_level: AlertLevel = 3
     jsonl: Path | None = None
     """The JSON-lines file of alerts; default: alerts.json in the state directory."""
     retry_min: Duration = 30.0
