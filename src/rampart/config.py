@@ -488,6 +488,13 @@ class WebhookSettings(SecretSource):
             raise ValueError("webhook url must not contain spaces or control characters")
         return value
 
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("timeout must be more than 0 seconds")
+        return value
+
 
 class ResponseSettings(_Section):
     """An active response a rule can ask for: ban the source, or run a program."""
@@ -516,6 +523,8 @@ class ResponseSettings(_Section):
             raise ValueError(f"jail name {self.jail!r}: use 1-32 letters, digits, '_' or '-'")
         if self.timeout <= 0:
             raise ValueError("timeout must be more than 0 seconds")
+        if self.duration is not None and self.duration == 0:
+            raise ValueError("duration must be more than 0 seconds (or -1: permanent)")
         return self
 
 
