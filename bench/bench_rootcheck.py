@@ -5,7 +5,10 @@ cron, so they should cost no more than it does while covering the same
 ground (known rootkit files, hidden processes, hidden ports, promiscuous
 interfaces, suspicious files in /dev and temporary folders).
 
-Both tools run as child processes on the real host; ``--repeat N``
+Both tools run as child processes on the real host, with empty /tmp and
+/var/tmp (tmpfs mounted in a private mount namespace: chkrootkit forks a
+shell per file there, so a busy /tmp would decide its time; ``--host-tmp``
+keeps the real ones); ``--repeat N``
 alternates them and keeps each one's fastest run. Wall seconds and CPU
 seconds (user + system) come from ``os.wait4`` on that very child. The
 report also shows what each one flagged (chkrootkit: its ``INFECTED``,
@@ -49,14 +52,28 @@ def timed(argv: list[str]) -> tuple[float, float, int, str]:
     return wall, usage.ru_utime + usage.ru_stime, child.returncode, output
 
 
-def chkrootkit_flags(output: str) -> list[str]:
-    words = ("INFECTED", "Warning", "PROMISC", "Possible", "suspicious")
-    return [line.strip() for line in output.splitlines() if any(w in line for w in words)]
+def chkrootkit_flags(output: str) -> dict[str, int]:
+    """chkrootkit's flagged checks (INFECTED, WARNING, Vulnerable ...) and the lines listed."""
+    words = ("INFECTED", "WARNING", "Vulnerable", "PROMISC", "Possible")
+    flagged: dict[str, int] = {}
+    current = None
+    for line in output.splitlines():
+        if line.startswith(("Searching", "Checking")):
+            current = None
+            if any(word in line for word in words):
+                current = " ".join(line.split()[:-1]).rstrip(".")
+                flagged[current] = 0
+        elif current is not None and line.strip() and not line.startswith("WARNING:"):
+            flagged[current] += 1
+    return flagged
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1, help="runs of each (chkrootkit is slow)")
+    parser.add_argument(
+        "--host-tmp", action="store_true", help="keep the host's /tmp and /var/tmp (slow)"
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("bench_rootcheck: run as root (both tools read every process)", file=sys.stderr)
@@ -66,9 +83,18 @@ def main() -> int:
         print("bench_rootcheck: chkrootkit is missing (make test-deps)", file=sys.stderr)
         return 2
     rampart = shlex.split(os.environ.get("RAMPART_BIN", str(ROOT / ".venv/bin/rampart")))
+    # Both run with empty /tmp and /var/tmp (tmpfs in a private mount namespace):
+    # chkrootkit forks a shell for every file there, so another process's
+    # temporary files would decide its time; the rest of the host is as it is.
+    fresh = [
+        "unshare", "--mount", "--propagation", "private", "sh", "-c",
+        'mount -t tmpfs bench /tmp && mount -t tmpfs bench /var/tmp && exec "$@"', "sh",
+    ]  # fmt: skip
+    if args.host_tmp:
+        fresh = []
     tools = {
-        "chkrootkit": [chkrootkit],
-        "rampart": [*rampart, "rootcheck", "--json"],
+        "chkrootkit": [*fresh, chkrootkit],
+        "rampart": [*fresh, *rampart, "rootcheck", "--json"],
     }
     best: dict[str, tuple[float, float, int, str]] = {}
     for _ in range(max(1, args.repeat)):
@@ -91,8 +117,12 @@ def main() -> int:
     ratio = best["chkrootkit"][0] / best["rampart"][0]
     print(f"rampart is {ratio:.1f}x chkrootkit's speed (wall, best of {args.repeat})")
     print("rampart findings by rule:", dict(by_rule) or "none")
-    print("chkrootkit flagged:", *(flagged or ["nothing"]), sep="\n  ")
+    print("chkrootkit flagged (lines listed; bench/out/chkrootkit.out has them):")
+    for check, lines in flagged.items() or [("nothing", 0)]:
+        print(f"  {check}: {lines}")
     OUT.mkdir(exist_ok=True)
+    (OUT / "chkrootkit.out").write_text(best["chkrootkit"][3])
+    (OUT / "rootcheck.json").write_text(rampart_out)
     result = {
         name: {"wall": best[name][0], "cpu": best[name][1], "status": best[name][2]}
         for name in tools
