@@ -97,3 +97,19 @@ def test_a_jsonl_file_in_a_missing_folder_is_refused_before_anything_is_stored(
     assert result.returncode == 2
     assert "alerts.jsonl: folder" in result.stderr and "does not exist" in result.stderr
     assert not (tmp_path / "state").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["alerts", "list", "--since", "soon"], "--since 'soon'"),
+        (["alerts", "list", "--min-level", "16"], "a level is 0-15"),
+        (["alerts", "list", "--limit", "0"], "--limit must be 1 or more"),
+        (["alerts", "test-email"], "names no recipient"),
+    ],
+)
+def test_bad_arguments_are_one_line(tmp_path: Path, args: list[str], said: str) -> None:
+    result = run_rampart(args, env=_env(tmp_path, ""))
+    assert result.returncode == 2
+    assert said in result.stderr
+    assert result.stderr.count("\n") == 1

@@ -18,6 +18,7 @@ import socket
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from rampart.errors import RampartError
 from rampart.hids.event import Event
 
 EventMaker = Callable[..., Event]
@@ -32,7 +33,10 @@ DEFAULT_PID_MAX = 4_194_304
 
 def listed_pids(proc: Path = PROC) -> tuple[set[int], set[int]]:
     """Processes in /proc, and every thread id under their ``task`` folders."""
-    pids = {int(name) for name in os.listdir(proc) if name.isdigit()}
+    try:
+        pids = {int(name) for name in os.listdir(proc) if name.isdigit()}
+    except OSError as error:
+        raise RampartError(f"{proc}: cannot list processes: {error.strerror}") from None
     tasks: set[int] = set()
     for pid in pids:
         try:
