@@ -409,6 +409,8 @@ class EmailSettings(SecretSource):
     host: str = "localhost"
     port: int = Field(default=25, ge=1, le=65535)
     security: Literal["none", "starttls", "ssl"] = "none"
+    ca_file: Path | None = None
+    """CA certificates that sign the server's (a private CA); default: the system's."""
     username: str | None = None
     sender: str = "rampart@localhost"
     to: tuple[str, ...] = ()
@@ -452,6 +454,10 @@ class EmailSettings(SecretSource):
     def _complete(self) -> "EmailSettings":
         if self.enabled and not self.to:
             raise ValueError("e-mail is enabled but 'to' names no recipient")
+        loopback = self.host in ("localhost", "127.0.0.1", "::1")
+        if self.username and self.security == "none" and not loopback:
+            raise ValueError("a login over plain SMTP would send the password in clear text:"
+                             " set security to 'starttls' or 'ssl'")  # fmt: skip
         if self.digest_interval <= 0 or self.timeout <= 0:
             raise ValueError("digest_interval and timeout must be more than 0 seconds")
         return self

@@ -1,7 +1,10 @@
 """A real SMTP server (aiosmtpd) and a real HTTP receiver on 127.0.0.1, and the wiring."""
 
 import json
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -54,16 +57,19 @@ class SmtpServer:
     inbox: Inbox = field(default_factory=Inbox)
     controller: Controller | None = None
 
-    def start(self, password: str | None = None) -> None:
-        """Listen; with ``password``, accept AUTH as user ``rampart`` (plain, on loopback)."""
-        options: dict[str, Any] = {}
+    def start(self, password: str | None = None, **tls: Any) -> None:
+        """Listen; with ``password``, accept AUTH as user ``rampart`` (plain, on loopback).
+
+        ``tls``: aiosmtpd's ``tls_context`` (STARTTLS) or ``ssl_context`` (implicit TLS).
+        """
+        options: dict[str, Any] = dict(tls)
         if password is not None:
 
             def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
                 good = isinstance(data, LoginPassword) and data == (b"rampart", password.encode())
                 return AuthResult(success=good, handled=False)
 
-            options = {
+            options |= {
                 "authenticator": check,
                 "auth_require_tls": False,
                 "auth_exclude_mechanism": ["LOGIN"],
@@ -159,3 +165,30 @@ def event(
         groups=("sshd", "authentication_failed"),
         fields=fields or {"srcip": "198.51.100.7", "user": "admin"},
     )
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A self-signed certificate for 127.0.0.1, made by openssl for one test."""
+
+    cert: Path
+    key: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert, self.key)
+        return context
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> Certificate:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (apt-get install openssl)")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+    return Certificate(cert, key)

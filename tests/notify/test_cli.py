@@ -72,6 +72,10 @@ def test_a_password_comes_from_a_file_and_is_never_printed(tmp_path: Path) -> No
         ("[alerts.email]\nto = ['ops@example.org>, evil@example.com']\n", "not an e-mail"),
         ('[alerts.email]\nsubject_prefix = "x\\r\\nBcc: a@b.c"\n', "line breaks"),
         ("[alerts.email]\nenabled = true\n", "no recipient"),
+        (
+            "[alerts.email]\nhost = 'smtp.example.org'\nusername = 'u'\npassword_env = 'P'\n",
+            "password in clear text",
+        ),
         ("[alerts]\nmin_level = 16\n", "alerts.min_level"),
         ("[alerts.responses.x]\ntype = 'exec'\nprogram = 'notify'\n", "absolute path"),
         (

@@ -3,7 +3,13 @@
 import json
 from pathlib import Path
 
-from tests.notify.conftest import SmtpServer, email_config, event, make_dispatcher
+from tests.notify.conftest import (
+    Certificate,
+    SmtpServer,
+    email_config,
+    event,
+    make_dispatcher,
+)
 
 T0 = 1_800_000_000.0
 
@@ -143,3 +149,39 @@ def test_while_another_process_delivers_a_flush_sends_nothing(
             os.close(lock)
         alerts.flush(T0 + 600)
     assert len(smtp.inbox.messages) == 1
+
+
+def test_starttls_and_ssl_verify_the_server_certificate(
+    smtp: SmtpServer, certificate: Certificate, tmp_path: Path
+) -> None:
+    smtp.start(tls_context=certificate.server_context(), require_starttls=True)
+    trusted = email_config(smtp.port, security="starttls", ca_file=str(certificate.cert))
+    with make_dispatcher({"email": trusted}, tmp_path / "a") as alerts:
+        alerts.publish(event(12), now=T0)
+        assert alerts.store.pending() == {}
+    assert len(smtp.inbox.messages) == 1
+    untrusted = email_config(smtp.port, security="starttls")  # the system's CAs do not sign it
+    with make_dispatcher({"email": untrusted}, tmp_path / "b") as alerts:
+        alerts.publish(event(12), now=T0)
+        assert alerts.store.pending() == {"email": 1}
+        assert "CERTIFICATE_VERIFY_FAILED" in alerts.store.channel_state("email").last_error
+    assert len(smtp.inbox.messages) == 1
+    smtp.stop()
+
+    smtp.start(ssl_context=certificate.server_context())
+    implicit = email_config(smtp.port, security="ssl", ca_file=str(certificate.cert))
+    with make_dispatcher({"email": implicit}, tmp_path / "c") as alerts:
+        alerts.publish(event(12), now=T0)
+        assert alerts.store.pending() == {}
+    assert len(smtp.inbox.messages) == 2
+
+
+def test_starttls_refused_by_the_server_never_falls_back_to_plain_text(
+    smtp: SmtpServer, tmp_path: Path
+) -> None:
+    smtp.start()  # offers no STARTTLS
+    config = email_config(smtp.port, security="starttls")
+    with make_dispatcher({"email": config}, tmp_path) as alerts:
+        alerts.publish(event(12), now=T0)
+        assert "STARTTLS" in alerts.store.channel_state("email").last_error
+    assert smtp.inbox.messages == []

@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from rampart.config import EmailSettings
+from rampart.errors import ConfigError
 from rampart.hids.event import Event
 from rampart.notify.interface import Channel, DeliveryError
 from rampart.notify.store import AlertStore, StoredAlert
@@ -33,6 +34,7 @@ class EmailChannel(Channel):
         self.name = CHANNEL
         self.min_level = settings.min_level
         self.host = socket.gethostname()
+        self.tls = _tls(settings) if settings.security != "none" else None
 
     def immediate(self, event: Event) -> bool:
         return event.level >= self.settings.immediate_level
@@ -92,9 +94,9 @@ class EmailChannel(Channel):
         settings = self.settings
         where = f"SMTP {settings.host}:{settings.port}"
         try:
-            with _connect(settings) as smtp:
+            with _connect(settings, self.tls) as smtp:
                 if settings.security == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.starttls(context=self.tls)
                 if settings.username:
                     smtp.login(settings.username, self.password or "")
                 refused = smtp.send_message(
@@ -109,12 +111,20 @@ class EmailChannel(Channel):
             raise DeliveryError(f"{where}: recipient(s) refused: {names}")
 
 
-def _connect(settings: EmailSettings) -> smtplib.SMTP:
+def _connect(settings: EmailSettings, tls: ssl.SSLContext | None) -> smtplib.SMTP:
     if settings.security == "ssl":
         return smtplib.SMTP_SSL(
             settings.host,
             settings.port,
             timeout=settings.timeout,
-            context=ssl.create_default_context(),
+            context=tls,
         )
     return smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+
+
+def _tls(settings: EmailSettings) -> ssl.SSLContext:
+    """Certificate and host name verified, against ``ca_file`` or the system's CAs."""
+    try:
+        return ssl.create_default_context(cafile=settings.ca_file)
+    except (OSError, ssl.SSLError) as error:
+        raise ConfigError(f"alerts.email.ca_file {settings.ca_file}: {error}") from None
