@@ -110,6 +110,8 @@ def test_a_jsonl_file_in_a_missing_folder_is_refused_before_anything_is_stored(
         (["alerts", "list", "--min-level", "16"], "a level is 0-15"),
         (["alerts", "list", "--limit", "0"], "--limit must be 1 or more"),
         (["alerts", "test-email"], "names no recipient"),
+        (["alerts", "prune", "--older-than", "soon"], "--older-than: 'soon' is not a duration"),
+        (["alerts", "prune", "--older-than", "0"], "--older-than must be more than 0"),
     ],
 )
 def test_bad_arguments_are_one_line(tmp_path: Path, args: list[str], said: str) -> None:

@@ -185,3 +185,16 @@ def test_starttls_refused_by_the_server_never_falls_back_to_plain_text(
         alerts.publish(event(12), now=T0)
         assert "STARTTLS" in alerts.store.channel_state("email").last_error
     assert smtp.inbox.messages == []
+
+
+def test_prune_forgets_old_delivered_alerts_and_keeps_queued_ones(tmp_path: Path) -> None:
+    from tests.notify.conftest import free_port
+
+    config = {"email": email_config(free_port())}  # nothing listens: e-mail stays queued
+    with make_dispatcher(config, tmp_path) as alerts:
+        alerts.publish(event(3), now=T0)  # below the e-mail's level: nothing to deliver
+        alerts.publish(event(7), now=T0)  # queued for the digest
+        alerts.publish(event(3), now=T0 + 86400)  # recent
+        assert alerts.store.prune(T0 + 3600) == 1
+        assert [a.event.level for a in alerts.store.alerts()] == [7, 3]
+        assert alerts.store.pending() == {"email": 1}

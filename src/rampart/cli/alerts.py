@@ -25,6 +25,11 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
     send.add_argument("--json", action="store_true", help="one JSON object")
     send.set_defaults(handler=run_send)
 
+    prune = alerts.add_parser("prune", help="forget delivered alerts older than a time")
+    prune.add_argument("--older-than", required=True, metavar="TIME", help="e.g. 90d")
+    prune.add_argument("--json", action="store_true", help="one JSON object")
+    prune.set_defaults(handler=run_prune)
+
     test = alerts.add_parser("test-email", help="send a test message through [alerts.email]")
     test.add_argument("--json", action="store_true", help="one JSON object")
     test.set_defaults(handler=run_test_email)
@@ -112,6 +117,26 @@ def run_list(args: argparse.Namespace) -> int:
         print("no alerts")
     for alert in alerts:
         print(f"{stamp(alert.event.time)}  #{alert.id}  {summary(alert.event)}")
+    return 0
+
+
+def run_prune(args: argparse.Namespace) -> int:
+    from rampart.config import load_settings, parse_duration
+    from rampart.notify import AlertStore
+
+    try:
+        age = parse_duration(args.older_than)
+    except ValueError as error:
+        raise UsageError(f"--older-than: {error}") from None
+    if age <= 0:
+        raise UsageError("--older-than must be more than 0 seconds")
+    settings = load_settings(args.config)
+    with AlertStore.in_state_dir(settings.state_dir) as store:
+        removed = store.prune(time.time() - age)
+    if args.json:
+        print(json.dumps({"removed": removed}))
+    else:
+        print(f"forgot {removed} delivered alert(s); alerts.json is left to logrotate")
     return 0
 
 

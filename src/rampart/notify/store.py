@@ -191,6 +191,21 @@ class AlertStore:
         )
         return {str(channel): int(str(count)) for channel, count in rows}
 
+    def prune(self, before: float) -> int:
+        """Forget alerts stored before ``before`` that no channel still has to send; how many."""
+        with self._write() as db:
+            kept = "SELECT alert_id FROM deliveries WHERE state = 'queued'"
+            db.execute(
+                f"DELETE FROM deliveries WHERE alert_id IN (SELECT id FROM alerts"  # noqa: S608
+                f" WHERE stored_at < ? AND id NOT IN ({kept}))",
+                (before,),
+            )
+            cursor = db.execute(
+                f"DELETE FROM alerts WHERE stored_at < ? AND id NOT IN ({kept})",  # noqa: S608
+                (before,),
+            )
+            return cursor.rowcount
+
     def mark_sent(self, channel: str, ids: Sequence[int], now: float) -> None:
         with self._write() as db:
             db.executemany(
