@@ -104,13 +104,18 @@ def test_ban_stores_the_ban_and_respects_ignoreip(tmp_path: Path) -> None:
     responder = Responder(settings)
     outcome = responder.handle(_event(srcip="198.51.100.7"), "block")
     assert outcome.action == "banned 198.51.100.7/32 (jail manual)"
+    outcome = responder.handle(_event(srcip="2001:db8:1:2::7"), "block")
+    assert outcome.action == "banned 2001:db8:1:2::/64 (jail manual)"  # as the daemon bans
     with pytest.raises(ResponseError, match="ignoreip"):
         responder.handle(_event(srcip="203.0.113.9"), "block")
     with pytest.raises(ResponseError, match="no srcip"):
         responder.handle(_event(user="root"), "block")
     with BanStore.in_state_dir(settings.state_dir) as store:
         bans = store.active(1_800_000_000.0 - 86400 * 400)
-    assert [(str(b.target), b.jail) for b in bans] == [("198.51.100.7/32", "manual")]
+    assert [(str(b.target), b.jail) for b in bans] == [
+        ("198.51.100.7/32", "manual"),
+        ("2001:db8:1:2::/64", "manual"),
+    ]
 
 
 @pytest.fixture
@@ -126,12 +131,14 @@ def test_a_ban_response_blocks_the_attacker_in_the_firewall(tmp_path: Path, net:
     lan.serve_tcp(8080)
     assert lan.can_connect(lan.attacker, lan.host.ip4, 8080)
 
-    def control() -> BanControl:
-        store = BanStore.in_state_dir(settings.state_dir)
-        # The host's own addresses are those of its namespace, not of this test process.
-        guard = Guard(protect_ssh_sessions=False, own=lambda: {lan.host.ip4, lan.host.ip6})
-        return BanControl(settings, store, NftablesBans(netns=lan.host.ns), guard)
-
-    Responder(settings, control=control).handle(_event(srcip=str(lan.attacker.ip4)), "block")
-    assert not lan.can_connect(lan.attacker, lan.host.ip4, 8080)
-    assert lan.can_connect(lan.bystander, lan.host.ip4, 8080)
+    store = BanStore.in_state_dir(settings.state_dir)
+    # The host's own addresses are those of its namespace, not of this test process.
+    guard = Guard(protect_ssh_sessions=False, own=lambda: {lan.host.ip4, lan.host.ip6})
+    control = BanControl(settings, store, NftablesBans(netns=lan.host.ns), guard)
+    try:
+        Responder(settings, control=control).handle(_event(srcip=str(lan.attacker.ip4)), "block")
+        assert not lan.can_connect(lan.attacker, lan.host.ip4, 8080)
+        assert lan.can_connect(lan.bystander, lan.host.ip4, 8080)
+        assert [str(b.target) for b in store.active(0)] == [f"{lan.attacker.ip4}/32"]
+    finally:
+        store.close()

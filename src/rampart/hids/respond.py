@@ -16,7 +16,7 @@ import ipaddress
 import logging
 import re
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -96,10 +96,11 @@ def build_argv(program: str, templates: tuple[str, ...], event: Event) -> list[s
 class Responder:
     """Runs the named responses of ``settings.alerts.responses`` for events."""
 
-    def __init__(
-        self, settings: "Settings", *, control: "Callable[[], BanControl] | None" = None
-    ) -> None:
-        """``control`` builds the BanControl to use (default: the configured one)."""
+    def __init__(self, settings: "Settings", *, control: "BanControl | None" = None) -> None:
+        """``control``: the ban engine to use, e.g. the daemon's own (kept open).
+
+        Without it, each ban response opens the configured one and closes it.
+        """
         self.settings = settings
         self.responses: Mapping[str, ResponseSettings] = settings.alerts.responses
         self._control = control
@@ -121,21 +122,29 @@ class Responder:
         srcip = safe_fields(event).get("srcip")
         if srcip is None:
             raise ResponseError("the event has no srcip; nothing to ban")
-        control = self._open_control()
-        try:
-            ban = control.add(srcip, jail=response.jail, seconds=response.duration)
-        except RampartError as error:
-            raise ResponseError(f"ban of {srcip}: {error}") from None
-        finally:
-            control.store.close()
-        return f"banned {ban.target.with_prefixlen} (jail {ban.jail})"
-
-    def _open_control(self) -> "BanControl":
         if self._control is not None:
-            return self._control()
+            return self._add(self._control, srcip, response)
         from rampart.ban.control import open_control
 
-        return open_control(self.settings)
+        control = open_control(self.settings)
+        try:
+            return self._add(control, srcip, response)
+        finally:
+            control.store.close()
+
+    def _add(self, control: "BanControl", srcip: str, response: "ResponseSettings") -> str:
+        """Ban ``srcip`` as the daemon would: an IPv6 address by its jail's prefix (a /64)."""
+        from rampart.ban.jail import ban_target
+
+        jail = self.settings.ban.jails.get(response.jail, self.settings.ban.defaults)
+        target = ban_target(srcip, jail.ipv6_prefix)
+        try:
+            if target is None:
+                raise ResponseError(f"srcip {srcip!r} is not an IP address; not responding")
+            ban = control.add(str(target), jail=response.jail, seconds=response.duration)
+        except RampartError as error:
+            raise ResponseError(f"ban of {srcip}: {error}") from None
+        return f"banned {ban.target.with_prefixlen} (jail {ban.jail})"
 
     def _exec(self, response: "ResponseSettings", event: Event) -> str:
         from rampart.system import run
