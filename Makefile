@@ -37,6 +37,7 @@ bench: $(STAMP) test-deps
 	$(BIN)/python bench/bench_firewall.py
 	$(BIN)/python bench/bench_vault.py
 	$(BIN)/python bench/bench_hids.py
+	$(BIN)/python bench/bench_rootcheck.py
 
 clean:
 	rm -rf $(VENV) bench/out .pytest_cache .mypy_cache .ruff_cache

@@ -391,6 +391,204 @@ class HidsSettings(_Section):
         return value
 
 
+_EMAIL_ADDRESS = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
+)
+_CHANNEL_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
+AlertLevel = Annotated[int, Field(ge=0, le=15)]
+
+
+def _no_line_breaks(value: str, what: str) -> str:
+    if any(ch in value for ch in "\r\n\0"):
+        raise ValueError(f"{what} must not contain line breaks (header injection)")
+    return value
+
+
+def _email_address(value: str) -> str:
+    if not _EMAIL_ADDRESS.fullmatch(value):
+        raise ValueError(f"{value!r} is not an e-mail address (name@example.com)")
+    return value
+
+
+class SecretSource(_Section):
+    """Where a password or token comes from: never the configuration file itself."""
+
+    password_env: str | None = None
+    """Name of an environment variable holding it."""
+    password_file: Path | None = None
+    """A file holding it (first line; keep it 0600)."""
+
+    @field_validator("password_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", value):
+            raise ValueError(f"{value!r} is not an environment variable name")
+        return value
+
+
+class EmailSettings(SecretSource):
+    """Alerts by e-mail (SMTP): digests every few minutes, the worst at once, a cap per hour."""
+
+    enabled: bool = False
+    host: str = "localhost"
+    port: int = Field(default=25, ge=1, le=65535)
+    security: Literal["none", "starttls", "ssl"] = "none"
+    ca_file: Path | None = None
+    """CA certificates that sign the server's (a private CA); default: the system's."""
+    username: str | None = None
+    sender: str = "rampart@localhost"
+    to: tuple[str, ...] = ()
+    min_level: AlertLevel = 7
+    immediate_level: AlertLevel = 12
+    """Alerts at or above this level are mailed at once, not in the next digest."""
+    digest_interval: Duration = 600.0
+    max_per_hour: int = Field(default=12, ge=1, le=10_000)
+    """More messages than this in an hour: the alerts wait for the next digest."""
+    subject_prefix: str = "[rampart]"
+    timeout: Duration = 10.0
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9.:_-]{1,253}", value):
+            raise ValueError(f"{value!r} is not a host name or address")
+        return value
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        return _email_address(value)
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _split_to(cls, value: object) -> object:
+        return value.split() if isinstance(value, str) else value
+
+    @field_validator("to")
+    @classmethod
+    def _recipients(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_email_address(address) for address in value)
+
+    @field_validator("subject_prefix", "username")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return None if value is None else _no_line_breaks(value, "the value")
+
+    @model_validator(mode="after")
+    def _complete(self) -> "EmailSettings":
+        if self.enabled and not self.to:
+            raise ValueError("e-mail is enabled but 'to' names no recipient")
+        loopback = self.host in ("localhost", "127.0.0.1", "::1")
+        if self.username and self.security == "none" and not loopback:
+            raise ValueError("a login over plain SMTP would send the password in clear text:"
+                             " set security to 'starttls' or 'ssl'")  # fmt: skip
+        if self.digest_interval <= 0 or self.timeout <= 0:
+            raise ValueError("digest_interval and timeout must be more than 0 seconds")
+        return self
+
+
+class WebhookSettings(SecretSource):
+    """One JSON webhook: Slack-compatible ``{"text": ...}`` or the whole alert as JSON.
+
+    The secret (``password_env``/``password_file``), if any, is sent as a Bearer token.
+    """
+
+    name: str
+    url: str
+    format: Literal["slack", "json"] = "slack"
+    min_level: AlertLevel = 7
+    timeout: Duration = 10.0
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _CHANNEL_NAME.fullmatch(value):
+            raise ValueError(f"webhook name {value!r}: use 1-32 letters, digits, '_' or '-'")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"webhook url {value!r} must be http:// or https:// with a host")
+        if any(ord(ch) < 33 or ord(ch) == 127 for ch in value):
+            raise ValueError("webhook url must not contain spaces or control characters")
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("timeout must be more than 0 seconds")
+        return value
+
+
+class ResponseSettings(_Section):
+    """An active response a rule can ask for: ban the source, or run a program."""
+
+    type: Literal["ban", "exec"]
+    jail: str = "manual"
+    """ban: whose ports and ignoreip apply (manual: all ports); it must be a configured jail."""
+    duration: Duration | None = None
+    """ban: how long (default: the jail's bantime)."""
+    program: Path | None = None
+    """exec: the program, an absolute path."""
+    args: tuple[str, ...] = ()
+    """exec: arguments; {srcip} {user} {dstuser} {rule_id} {level} are filled in, validated."""
+    timeout: Duration = 30.0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ResponseSettings":
+        if self.type == "exec":
+            if self.program is None or not self.program.is_absolute():
+                raise ValueError("an exec response needs 'program', an absolute path")
+            from rampart.hids.respond import check_template
+
+            for arg in self.args:
+                check_template(arg)
+        if not _JAIL_NAME.fullmatch(self.jail):
+            raise ValueError(f"jail name {self.jail!r}: use 1-32 letters, digits, '_' or '-'")
+        if self.timeout <= 0:
+            raise ValueError("timeout must be more than 0 seconds")
+        if self.duration is not None and self.duration == 0:
+            raise ValueError("duration must be more than 0 seconds (or -1: permanent)")
+        return self
+
+
+class AlertSettings(_Section):
+    """Alerts: every HIDS event at or above min_level is stored, then mailed or posted."""
+
+    min_level: AlertLevel = 3
+    jsonl: Path | None = None
+    """The JSON-lines file of alerts; default: alerts.json in the state directory."""
+    retry_min: Duration = 30.0
+    retry_max: Duration = 3600.0
+    """A channel that fails is retried after retry_min, doubling up to retry_max."""
+    email: EmailSettings = EmailSettings()
+    webhooks: tuple[WebhookSettings, ...] = ()
+    responses: dict[str, ResponseSettings] = Field(default_factory=dict)
+    """Active responses by name (``[alerts.responses.NAME]``), asked for by rules."""
+
+    @field_validator("webhooks")
+    @classmethod
+    def _unique(cls, value: tuple[WebhookSettings, ...]) -> tuple[WebhookSettings, ...]:
+        names = [hook.name for hook in value]
+        if len(names) != len(set(names)):
+            raise ValueError("two webhooks have the same name")
+        return value
+
+    @field_validator("responses")
+    @classmethod
+    def _response_names(cls, value: dict[str, ResponseSettings]) -> dict[str, ResponseSettings]:
+        for name in value:
+            if not _CHANNEL_NAME.fullmatch(name):
+                raise ValueError(f"response name {name!r}: use 1-32 letters, digits, '_' or '-'")
+        return value
+
+
 class Settings(_Section):
     """The whole configuration file."""
 
@@ -399,6 +597,7 @@ class Settings(_Section):
     audit: AuditSettings = AuditSettings()
     firewall: FirewallSettings = FirewallSettings()
     hids: HidsSettings = HidsSettings()
+    alerts: AlertSettings = AlertSettings()
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:

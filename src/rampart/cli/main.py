@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from rampart import __version__
-from rampart.cli import audit, ban, firewall, hids, ssh, vault, watch
+from rampart.cli import alerts, audit, ban, firewall, hids, ssh, vault, watch
 from rampart.errors import RampartError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     ssh.register(commands)
     hids.register(commands)
     vault.register(commands)
+    alerts.register(commands)
     return parser
 
 
