@@ -527,9 +527,17 @@ class WebhookSettings(SecretSource):
 
 
 class ResponseSettings(_Section):
-    """An active response a rule can ask for: ban the source, or run a program."""
+    """An active response: ban the source, or run a program.
+
+    It runs for a rule that names it (``response: NAME`` in the rule file), and,
+    as OSSEC's ``<active-response>`` selects, for every event whose rule id is
+    in ``rules``, whose groups meet ``groups`` or whose level reaches ``level``.
+    """
 
     type: Literal["ban", "exec"]
+    rules: tuple[int, ...] = ()
+    groups: tuple[str, ...] = ()
+    level: AlertLevel | None = None
     jail: str = "manual"
     """ban: whose ports and ignoreip apply (manual: all ports); it must be a configured jail."""
     duration: Duration | None = None
@@ -556,6 +564,14 @@ class ResponseSettings(_Section):
         if self.duration is not None and self.duration == 0:
             raise ValueError("duration must be more than 0 seconds (or -1: permanent)")
         return self
+
+    def selects(self, rule_id: int, level: int, groups: tuple[str, ...]) -> bool:
+        """Whether an event of that rule, level and groups calls for this response by itself."""
+        return (
+            rule_id in self.rules
+            or any(group in self.groups for group in groups)
+            or (self.level is not None and level >= self.level)
+        )
 
 
 class AlertSettings(_Section):

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from rampart.ban.control import BanControl
 from rampart.ban.guard import Guard
 from rampart.ban.jail import FailureCounter, ban_length, ban_target, make_ban
 from rampart.ban.types import Ban, BanTarget, StoredBan
@@ -33,7 +34,10 @@ from rampart.detect import DEFAULT_FILTER_DIRS, Filter, LineMatcher, load_filter
 from rampart.errors import RampartError
 from rampart.files import write_atomically
 from rampart.firewall import BanBackend, BanScope
+from rampart.hids.event import Event
+from rampart.hids.respond import Responder
 from rampart.hids.runner import LogRules
+from rampart.notify.pump import AlertPump, unknown_responses
 from rampart.sources import FileTail, JournalSource, SourceError, TailPosition
 from rampart.store import BanStore
 from rampart.store.bans import STORE_FILE
@@ -105,7 +109,7 @@ def build_watcher(settings: Settings, *, dry_run: bool = False) -> "Watcher":
     from rampart.ban.control import enforcement
 
     backend, store, guard = enforcement(settings, dry_run=dry_run)
-    return Watcher(settings, backend=backend, store=store, guard=guard)
+    return Watcher(settings, backend=backend, store=store, guard=guard, respond=not dry_run)
 
 
 def state_paths(settings: Settings) -> tuple[Path, Path, Path]:
@@ -126,7 +130,9 @@ class Watcher:
         guard: Guard,
         clock: Callable[[], float] = time.time,
         use_inotify: bool = True,
+        respond: bool = True,
     ) -> None:
+        """``respond``: run active responses (False: log what would run, as ``--dry-run``)."""
         self.settings = settings
         self.backend = backend
         self.store = store
@@ -156,6 +162,13 @@ class Watcher:
         if settings.hids.logs:
             hids = settings.hids
             self.hids = LogRules(hids.rules_dirs, alert_level=hids.alert_level, clock=clock)
+            self._check_responses()
+        self.alerts: AlertPump | None = None
+        if self.hids is not None:
+            control = BanControl(settings, store, backend, guard, clock)
+            responder = Responder(settings, control=control) if respond else None
+            self.alerts = AlertPump(settings, responder=responder)
+            self.hids.on_event = self._hids_event
         if not self.jails and self.hids is None:
             raise WatchError("no jail is enabled and no [hids] log is set: nothing to watch")
 
@@ -170,6 +183,8 @@ class Watcher:
             self._start_sources(state)
         if self.hids is not None:
             self._start_hids_sources(self.settings.hids.logs)
+        if self.alerts is not None:
+            self.alerts.start()
         return restored
 
     def restore(self) -> int:
@@ -350,8 +365,8 @@ class Watcher:
                     self.handle(batches)
                 if self.reload_requested.is_set():
                     self.reload_requested.clear()
-                    if self.hids is not None:
-                        self.hids.reload()
+                    if self.hids is not None and self.hids.reload():
+                        self._check_responses(fatal=False)
                 monotonic = time.monotonic()
                 if monotonic - last_save >= SAVE_INTERVAL:
                     self.save()
@@ -436,6 +451,26 @@ class Watcher:
         if enforced:
             self.backend.ban(enforced, now)
 
+    def _hids_event(self, event: Event) -> None:
+        """An event of the log rules: stored, delivered, and answered if its rule says so."""
+        if self.hids is None or self.alerts is None:
+            return
+        rule = self.hids.engine.ruleset.rules.get(event.rule_id)
+        self.alerts.publish(event, response=rule.spec.response if rule is not None else None)
+
+    def _check_responses(self, *, fatal: bool = True) -> None:
+        """Every response a rule names must be configured (at a reload: logged, not fatal)."""
+        if self.hids is None:
+            return
+        rules = self.hids.engine.ruleset.rules.values()
+        unknown = unknown_responses(self.settings, [rule.spec.response for rule in rules])
+        if not unknown:
+            return
+        message = f"rules name responses that [alerts.responses] does not define: {unknown}"
+        if fatal:
+            raise WatchError(message)
+        log.error("hids: %s; those rules will respond with nothing", message)
+
     def _enforced(self, jail: str) -> bool:
         return self.jails[jail].settings.action == "ban"
 
@@ -488,6 +523,9 @@ class Watcher:
                 "lines": self.hids.lines,
                 "events": self.hids.events,
             },
+            "alerts": None
+            if self.alerts is None
+            else {"stored": self.alerts.published, "responses": self.alerts.responses},
         }
 
     def close(self) -> None:
@@ -502,6 +540,8 @@ class Watcher:
         kept = [b for index, b in enumerate(leftovers) if index <= complete.get(b.source, -1)]
         if kept:
             self.handle(kept)
+        if self.alerts is not None:
+            self.alerts.close()
         self.save()
 
 

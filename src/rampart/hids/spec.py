@@ -83,6 +83,8 @@ class RuleSpec(_Spec):
     same_user: bool = False
     ignore: Duration = 0.0
     """Quiet period: after firing, the rule stays silent this long (per source/user if grouped)."""
+    response: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    """The active response to run when this rule fires (``[alerts.responses.NAME]``)."""
 
 
 class RuleFile(_Spec):

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from rampart.config import Settings
@@ -49,6 +49,9 @@ class Dispatcher:
         self.jsonl = jsonl
         self.retry_min = retry_min
         self.retry_max = retry_max
+        self.on_urgent: Callable[[], None] | None = None
+        """Called instead of an inline flush when an alert is urgent (the daemon's
+        delivery thread then sends it, so the network never blocks the caller)."""
 
     @classmethod
     def from_settings(cls, settings: Settings, state_dir: Path | None = None) -> "Dispatcher":
@@ -84,7 +87,10 @@ class Dispatcher:
         if self.jsonl is not None:
             self._append(self.jsonl, event, alert_id, current)
         if any(urgent for _, urgent in wanted):
-            self.flush(current)
+            if self.on_urgent is not None:
+                self.on_urgent()
+            else:
+                self.flush(current)
         return alert_id
 
     def flush(self, now: float | None = None) -> None:
