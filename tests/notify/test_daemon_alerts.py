@@ -24,7 +24,9 @@ from rampart.notify.store import AlertStore
 from rampart.store import BanStore
 from tests.notify.conftest import Receiver
 
-ROOT_FAILED = "Nov 16 00:00:{:02d} web1 sshd[7]: Failed password for root from 203.0.113.{} port 4 ssh2\n"
+ROOT_FAILED = (
+    "Nov 16 00:00:{:02d} web1 sshd[7]: Failed password for root from 203.0.113.{} port 4 ssh2\n"
+)
 LOCAL_RULES = """\
 rules:
   - id: 100001
@@ -77,8 +79,12 @@ def alerts_config(receiver: Receiver, script: Path) -> dict[str, Any]:
         "min_level": 3,
         "webhooks": [{"name": "ops", "url": receiver.url, "format": "json", "min_level": 6}],
         "responses": {
-            "record": {"type": "exec", "program": str(script), "args": ["{srcip}", "{rule_id}"],
-                       "rules": [1106]},  # fmt: skip
+            "record": {
+                "type": "exec",
+                "program": str(script),
+                "args": ["{srcip}", "{rule_id}"],
+                "rules": [1106],
+            },
             "block": {"type": "ban", "duration": "1h"},
         },
     }
