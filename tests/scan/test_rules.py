@@ -60,7 +60,7 @@ def test_an_allow_comment_silences_its_line_only() -> None:
         "secret = settings.production.database_password_1",  # a dotted name
         "token = make_token_for_user_2024",  # snake_case identifier
         'password: "ENC[AES256_GCM,data:Zm9vYmFyYmF6cXV4,iv:abc,tag:def,type:str]"',  # sops
-        "SECRET_KEY = get_secret_key_from_vault_2(\"name\")",
+        'SECRET_KEY = get_secret_key_from_vault_2("name")',
         'API_TOKEN = "your_api_token_here_12345"',
     ],
 )
@@ -69,7 +69,7 @@ def test_placeholders_code_and_encrypted_values_are_not_secrets(text: str) -> No
 
 
 def test_specific_rules_win_over_the_generic_one() -> None:
-    (line, path), _ = SAMPLES["github-token"]
+    (line, _), _ = SAMPLES["github-token"]
     token = line.split()[-1]
     assert found(f'GITHUB_TOKEN = "{token}"', "ci.py") == ["github-token"]
 

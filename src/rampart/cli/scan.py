@@ -73,9 +73,7 @@ def run(args: argparse.Namespace) -> int:
                 raise UsageError(f"{path}: not a folder (a git repository is needed here)")
     rules = load_rules(args.rules)
     baseline = read_baseline(args.baseline) if args.baseline and not args.update_baseline else None
-    report = run_scan(
-        paths, rules, target=target, baseline=baseline or frozenset(), jobs=args.jobs
-    )
+    report = run_scan(paths, rules, target=target, baseline=baseline or frozenset(), jobs=args.jobs)
     if args.update_baseline:
         write_baseline(args.baseline, report.all_findings)
         count = len(report.all_findings)

@@ -31,15 +31,15 @@ def read_baseline(path: Path) -> frozenset[str]:
     except json.JSONDecodeError as error:
         raise UsageError(f"{path}: the baseline is not JSON (line {error.lineno})") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise UsageError(f"{path}: not a rampart scan baseline (no \"format\": \"{FORMAT}\")")
+        raise UsageError(f'{path}: not a rampart scan baseline (no "format": "{FORMAT}")')
     entries = document.get("findings")
     if not isinstance(entries, list):
-        raise UsageError(f"{path}: the baseline has no \"findings\" list")
+        raise UsageError(f'{path}: the baseline has no "findings" list')
     accepted = set()
     for number, entry in enumerate(entries, 1):
         digest = entry.get("fingerprint") if isinstance(entry, dict) else None
         if not isinstance(digest, str) or len(digest) != 64:
-            raise UsageError(f"{path}: finding {number} has no valid \"fingerprint\"")
+            raise UsageError(f'{path}: finding {number} has no valid "fingerprint"')
         accepted.add(digest.lower())
     return frozenset(accepted)
 

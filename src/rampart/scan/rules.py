@@ -140,7 +140,7 @@ def _rule(entry: Any, where: str) -> Rule:
         raise RulesError(f"{where}: 'keywords' must be a list of at least one non-empty string")
     scope = entry.get("scope", "line")
     if scope not in ("line", "file"):
-        raise RulesError(f"{where}: 'scope' must be \"line\" or \"file\", got {scope!r}")
+        raise RulesError(f'{where}: \'scope\' must be "line" or "file", got {scope!r}')
     entropy = entry.get("entropy", 0.0)
     if isinstance(entropy, bool) or not isinstance(entropy, int | float) or not 0 <= entropy <= 8:
         raise RulesError(f"{where}: 'entropy' must be a number from 0 to 8 (bits per character)")
