@@ -146,6 +146,15 @@ def test_gitignored_files_and_the_git_folder_are_not_read(tmp_path: Path) -> Non
     (repo / ".git" / "leak").write_text(f"{AWS_LINE}\n")
     done = rampart_scan("--json", cwd=repo)
     assert [f["path"] for f in json.loads(done.stdout)["findings"]] == ["untracked.py"]
+    done = rampart_scan("--json", "--all-files", cwd=repo)
+    assert [f["path"] for f in json.loads(done.stdout)["findings"]] == [
+        ".env",
+        "build/out.txt",
+        "untracked.py",
+    ]
+    # a folder git ignores as a whole, named on the command line, is read
+    done = rampart_scan("--json", "build", cwd=repo)
+    assert [f["path"] for f in json.loads(done.stdout)["findings"]] == ["build/out.txt"]
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,9 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
     what.add_argument(
         "--staged", action="store_true", help="scan what is staged in this repository's index"
     )
+    parser.add_argument(
+        "--all-files", action="store_true", help="also read the files .gitignore ignores"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON document")
     parser.add_argument("--sarif", type=Path, metavar="FILE", help="also write SARIF 2.1.0")
     parser.add_argument(
@@ -73,7 +76,14 @@ def run(args: argparse.Namespace) -> int:
                 raise UsageError(f"{path}: not a folder (a git repository is needed here)")
     rules = load_rules(args.rules)
     baseline = read_baseline(args.baseline) if args.baseline and not args.update_baseline else None
-    report = run_scan(paths, rules, target=target, baseline=baseline or frozenset(), jobs=args.jobs)
+    report = run_scan(
+        paths,
+        rules,
+        target=target,
+        baseline=baseline or frozenset(),
+        jobs=args.jobs,
+        all_files=args.all_files,
+    )
     if args.update_baseline:
         write_baseline(args.baseline, report.all_findings)
         count = len(report.all_findings)

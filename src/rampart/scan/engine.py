@@ -45,11 +45,16 @@ def run_scan(
     baseline: frozenset[str] = frozenset(),
     jobs: int | None = None,
     git: str = "git",
+    all_files: bool = False,
 ) -> ScanReport:
-    """Scan ``paths`` (files and folders; repositories for history and the index)."""
+    """Scan ``paths`` (files and folders; repositories for history and the index).
+
+    A file scan skips what .gitignore ignores, unless ``all_files``.
+    """
     report = ScanReport(target, [], [])
     if target is Target.FILES:
-        scanned = scan_files(list(files_to_scan(paths, git)), rules, jobs)
+        names = list(files_to_scan(paths, None if all_files else git))
+        scanned = scan_files(names, rules, jobs)
         report.all_findings = scanned.findings
         report.files, report.bytes, report.skipped = scanned.files, scanned.bytes, scanned.skipped
     else:

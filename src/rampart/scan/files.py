@@ -1,8 +1,9 @@
 """Which files a scan reads, and reading one: git's view when there is a repository.
 
 In a git work tree the files are ``git ls-files -co --exclude-standard`` (tracked
-and untracked, minus what .gitignore ignores); elsewhere every regular file
-below the path, minus ``.git``. Symbolic links are not followed, binaries (a
+and untracked, minus what .gitignore ignores); elsewhere, in a folder git
+ignores as a whole, or when asked for all files, every regular file below the
+path, minus ``.git``. Symbolic links are not followed, binaries (a
 NUL byte in the first 8 KiB) and files over :data:`MAX_FILE_BYTES` are skipped.
 """
 
@@ -30,8 +31,11 @@ def read_text_file(path: str, limit: int = MAX_FILE_BYTES) -> bytes | None:
     return data
 
 
-def files_to_scan(paths: list[Path], git: str = "git") -> Iterator[str]:
-    """Every file below ``paths`` a scan should read, each once; UsageError for a missing path."""
+def files_to_scan(paths: list[Path], git: str | None = "git") -> Iterator[str]:
+    """Every file below ``paths`` a scan should read, each once; UsageError for a missing path.
+
+    ``git=None`` reads every file, whatever .gitignore says.
+    """
     for path in paths:
         if not path.exists() and not path.is_symlink():
             raise UsageError(f"{path}: no such file or directory")
@@ -43,12 +47,12 @@ def files_to_scan(paths: list[Path], git: str = "git") -> Iterator[str]:
                 yield name
 
 
-def _files_below(path: Path, git: str) -> Iterator[str]:
+def _files_below(path: Path, git: str | None) -> Iterator[str]:
     if not path.is_dir():
         if path.is_file() and not path.is_symlink():
             yield str(path)
         return
-    listed = _git_files(path, git)
+    listed = _git_files(path, git) if git is not None else None
     if listed is None:
         yield from _walk(path)
         return
@@ -63,6 +67,9 @@ def _git_files(path: Path, git: str) -> list[str] | None:
     try:
         probe = run([git, "-C", str(path), "rev-parse", "--is-inside-work-tree"], check=False)
         if probe.returncode != 0 or probe.stdout.strip() != "true":
+            return None
+        ignored = run([git, "-C", str(path), "check-ignore", "-q", "."], check=False)
+        if ignored.returncode == 0:  # asked for explicitly: read it all
             return None
         listing = run(
             [git, "-C", str(path), "ls-files", "-z", "-co", "--exclude-standard"],
