@@ -1,6 +1,7 @@
 """``rampart scan`` on real files: exit codes, outputs, redaction, baseline, bad input."""
 
 import json
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -8,6 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from rampart.scan.files import read_text_file
 from tests.scan.helpers import git, needs_git, new_repo, rampart_scan
 from tests.scan.samples import SAMPLES
 
@@ -201,3 +203,15 @@ def test_many_files_through_the_process_pool(tmp_path: Path) -> None:
     document = json.loads(done.stdout)
     assert document["files"] == 300
     assert [(f["path"], f["line"]) for f in document["findings"]] == [("f150.py", 2)]
+
+
+def test_fifos_links_and_files_over_the_limit_are_not_read(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")  # reading it would block forever
+    (tmp_path / "real.py").write_text(f"{GITHUB_LINE}\n")
+    (tmp_path / "link.py").symlink_to(tmp_path / "real.py")
+    done = rampart_scan("--json", cwd=tmp_path)
+    assert [f["path"] for f in json.loads(done.stdout)["findings"]] == ["real.py"]
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"x" * 100 + GITHUB_LINE.encode())
+    assert read_text_file(str(big), limit=99) is None
+    assert read_text_file(str(big), limit=10_000) is not None

@@ -85,5 +85,5 @@ def _walk(path: Path) -> Iterator[str]:
         dirs[:] = sorted(name for name in dirs if name != ".git")
         for name in sorted(names):
             full = os.path.normpath(os.path.join(root, name))
-            if not os.path.islink(full):
+            if os.path.isfile(full) and not os.path.islink(full):  # no FIFOs, devices, links
                 yield full
