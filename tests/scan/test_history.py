@@ -93,3 +93,21 @@ def test_staged_outside_a_repository_is_one_line(tmp_path: Path) -> None:
     assert done.stderr.startswith("rampart: error: .: git diff: ")
     assert done.stderr.count("\n") == 1
     assert "--staged" in rampart_scan("--staged", "x", cwd=tmp_path).stderr
+
+
+def test_the_audit_git_check_uses_the_same_rules(tmp_path: Path) -> None:
+    from rampart.audit import Facts, Status, load_checks, run_audit
+    from rampart.audit.collectors.git import collect_git_secrets
+
+    repo = new_repo(tmp_path / "repo")
+    stripe_line, _ = SAMPLES["stripe-secret-key"][0]
+    added = commit(repo, {"pay.sh": f"{stripe_line}\n"}, "a kind the old audit did not know")
+    commit(repo, {"pay.sh": None}, "removed")
+    check = next(c for c in load_checks() if c.meta.id == "GIT-001")
+    facts = Facts({"git_secrets": lambda: collect_git_secrets(repositories=[repo])})
+    [finding] = run_audit(facts, [check]).findings
+    assert finding.status is Status.FAIL
+    assert finding.resource == f"{repo}:{added[:12]}:pay.sh:1"
+    assert finding.evidence.startswith("Stripe secret key, sk_l… (")
+    scanned = json.loads(rampart_scan("--git-history", "--json", cwd=repo).stdout)
+    assert [(f["commit"], f["path"]) for f in scanned["findings"]] == [(added, "pay.sh")]
