@@ -38,6 +38,7 @@ bench: $(STAMP) test-deps
 	$(BIN)/python bench/bench_vault.py
 	$(BIN)/python bench/bench_hids.py
 	$(BIN)/python bench/bench_rootcheck.py
+	$(BIN)/python bench/bench_scan.py
 
 clean:
 	rm -rf $(VENV) bench/out .pytest_cache .mypy_cache .ruff_cache

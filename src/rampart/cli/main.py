@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from rampart import __version__
-from rampart.cli import alerts, audit, ban, firewall, hids, ssh, vault, watch
+from rampart.cli import alerts, audit, ban, firewall, hids, scan, ssh, vault, watch
 from rampart.errors import RampartError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     hids.register(commands)
     vault.register(commands)
     alerts.register(commands)
+    scan.register(commands)
     return parser
 
 

@@ -1,108 +1,56 @@
 """Facts about git repositories: credentials committed anywhere in their history.
 
-Every line ever added on any ref (``git log --all -p``) is matched against
-:data:`RULES`, a short list of well-known credential shapes that ``rampart
-scan`` reuses. A secret is reported once (by rule, file and a hash of the
-secret), at the commit that first added it, and never as itself: only a
-redacted form (its first characters and its length) leaves this module, so a
-finding, a report or a log never repeats the credential.
+Every line ever added on any ref is searched by ``rampart scan``'s own
+engine and rules (``rules/secrets.toml``, :mod:`rampart.scan`): one set of
+rules for the scanner, the pre-commit hook and this audit. A secret is
+reported once (by rule, file and a hash of the secret), at the commit that
+first added it, and never as itself: only a redacted form (its first
+characters and its length) leaves this module, so a finding, a report or a
+log never repeats the credential.
 """
 
-import hashlib
-import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import Any, NamedTuple
+from pathlib import Path
+from typing import Any
 
 from rampart.audit.interface import Unavailable
 from rampart.errors import RampartError
-from rampart.system import CommandError, run
+from rampart.scan import Detector, Rule, load_rules, redact, scan_history
+from rampart.system import run
 
 GIT_TIMEOUT = 300.0
-BIG_FILE = "1m"
-"""Files larger than this are treated as binary by git (no diff, so not searched)."""
 NO_REPOSITORIES = "no git repositories configured ([audit] git_repositories)"
+PASSWORD_RULE = "password-assignment"  # noqa: S105  (a rule id)
+"""The rule whose allow list says what a stand-in password (changeme, ${VAR}) looks like."""
+
+__all__ = [
+    "COLLECTORS",
+    "Match",
+    "RepositoryScan",
+    "Secret",
+    "collect_git_secrets",
+    "find_secrets",
+    "is_placeholder",
+    "redact",
+    "scan_repository",
+    "shipped_detector",
+]
 
 
-class Rule(NamedTuple):
-    """A credential shape: the secret is the group named ``secret``, else the whole match."""
-
-    name: str
-    pattern: re.Pattern[str]
-    config_files_only: bool = False
-    """Only in configuration-like files (.env, .ini, .yaml ...), where the shape is weak."""
+@functools.cache
+def shipped_detector() -> Detector:
+    """The detector over rampart's shipped rules, built once per process."""
+    return Detector(load_rules())
 
 
-_QUOTED_OR_BARE = r"""(?:"(?P<dq>[^"\n]*)"|'(?P<sq>[^'\n]*)'|(?P<bare>[^\s"'#;,][^#;,\n]*))"""
-
-RULES: tuple[Rule, ...] = (
-    Rule("AWS access key id", re.compile(r"\b(?P<secret>(?:AKIA|ASIA)[0-9A-Z]{16})\b")),
-    Rule(
-        "AWS secret access key",
-        re.compile(
-            r"(?i)aws_?secret_?access_?key[\"']?\s*[:=]>?\s*[\"']?"
-            r"(?P<secret>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"
-        ),
-    ),
-    Rule("private key", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")),
-    Rule(
-        "GitHub token",
-        re.compile(r"\b(?P<secret>gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,})\b"),
-    ),
-    Rule("Slack token", re.compile(r"\b(?P<secret>xox[baprs]-[A-Za-z0-9-]{10,})")),
-    Rule(
-        "password assignment",
-        re.compile(
-            r"(?i)(?:^|[\s\"'{,])[\"']?[\w.-]*(?:password|passwd)[\"']?\s*(?:=|:)\s*"
-            + _QUOTED_OR_BARE
-        ),
-        config_files_only=True,
-    ),
-)
-
-CONFIG_SUFFIXES = frozenset(
-    {".env", ".ini", ".cfg", ".conf", ".cnf", ".toml", ".yaml", ".yml", ".json"}
-    | {".properties", ".tfvars", ".netrc", ".pgpass"}
-)
-
-_PLACEHOLDER = re.compile(
-    r"""(?ix)
-    ^(?:
-        x+ | \*+ | \.+ | -+ | _+ | \?+             # xxx, ***, ...
-      | changeme | change[_-]?me | changeit | replaceme | todo | tbd | fixme
-      | password | passwd | secret | example | sample | dummy | test | none | null | nil
-      | true | false | redacted | hidden | empty | default
-      | (?:your|my|the|some)[_-]?\w*                # your_password, my-secret
-      | \$\{?[\w.:-]+\}?                             # $VAR, ${VAR}, ${VAR:-x}
-      | \$\(.*\) | %\(\w+\)s | %\w+% | \{\{.*\}\} | \{[\w.]+\} | <.*> | \[.*\]
-      | env\(.*\) | !\w+.*                           # env(VAR), YAML tags (!vault ...)
-    )$
-    """
-)
-
-
-def is_placeholder(value: str) -> bool:
-    """Whether an assigned password is a stand-in (changeme, xxx, ${VAR}, <...>), not a secret."""
-    return not value.strip() or bool(_PLACEHOLDER.match(value.strip()))
-
-
-def is_config_file(path: str) -> bool:
-    """Configuration-like names: .env and friends, .ini, .conf, .yaml, .json, .toml ..."""
-    name = PurePosixPath(path).name.lower()
-    suffix = PurePosixPath(name).suffix
-    return (
-        suffix in CONFIG_SUFFIXES
-        or name.startswith(".env")
-        or name.endswith(".env")
-        or name in ("netrc", "pgpass", ".netrc", ".pgpass")
-    )
-
-
-def redact(secret: str) -> str:
-    """``AKIA… (20 chars)``: the first 4 characters, shown only when they leave most unseen."""
-    shown = secret[:4] if len(secret) >= 12 else ""
-    return f"{shown}… ({len(secret)} chars)"
+def __getattr__(name: str) -> Any:
+    """``RULES``: the shipped rules, read on first use rather than at import."""
+    if name == "RULES":
+        rules: tuple[Rule, ...] = shipped_detector().rules.rules
+        return rules
+    raise AttributeError(name)
 
 
 @dataclass(frozen=True)
@@ -114,27 +62,18 @@ class Match:
 
 
 def find_secrets(line: str, path: str, following: str = "") -> Iterator[Match]:
-    """The credentials in one added ``line`` of ``path`` (``following``: the next added line).
+    """The credentials in one added ``line`` of ``path`` (``following``: the next added line)."""
+    text = f"{line}\n{following}" if following else line
+    for found in shipped_detector().find(text.encode(), path):
+        if found.line == 1:
+            yield Match(found.rule.description, found.secret.decode("utf-8", "backslashreplace"))
 
-    A private key's header is the same for every key, so its secret is the
-    header with the first line of the key body, which tells keys apart.
-    """
-    for rule in RULES:
-        if rule.config_files_only and not is_config_file(path):
-            continue
-        for found in rule.pattern.finditer(line):
-            groups = found.groupdict()
-            if "secret" in groups:
-                secret = groups["secret"]
-            elif {"dq", "sq", "bare"} <= groups.keys():
-                secret = next(
-                    (groups[k] for k in ("dq", "sq", "bare") if groups[k] is not None), ""
-                ).strip()
-                if is_placeholder(secret):
-                    continue
-            else:
-                secret = found.group(0) + "\n" + following.strip()
-            yield Match(rule.name, secret)
+
+def is_placeholder(value: str) -> bool:
+    """Whether an assigned password is a stand-in (changeme, xxx, ${VAR}, <...>), not a secret."""
+    value = value.strip()
+    rules = shipped_detector().rules
+    return not value or rules.by_id(PASSWORD_RULE).allow.secret(value.encode())
 
 
 @dataclass(frozen=True)
@@ -157,10 +96,6 @@ class RepositoryScan:
     """Why the repository could not be searched (then ``secrets`` means nothing)."""
 
 
-_HUNK = re.compile(r"^@@ -\d+(?:,(?P<old>\d+))? \+(?P<start>\d+)(?:,(?P<new>\d+))? @@")
-_COMMIT_MARK = "\x01"
-
-
 def scan_repository(
     path: Path, *, git: str = "git", timeout: float = GIT_TIMEOUT
 ) -> RepositoryScan:
@@ -168,102 +103,19 @@ def scan_repository(
     where = str(path)
     if not path.is_dir():
         raise Unavailable(f"{where} is not a git repository (no such directory)")
-    base = [git, "--no-pager", "-c", f"core.bigFileThreshold={BIG_FILE}", "-C", where]
     try:
-        probe = run([*base, "rev-parse", "--git-dir"], timeout=30, check=False)
+        probe = run([git, "-C", where, "rev-parse", "--git-dir"], timeout=30, check=False)
         if probe.returncode != 0:
             said = (probe.stderr or probe.stdout).strip().splitlines()
             why = said[-1] if said else f"exit status {probe.returncode}"
             raise Unavailable(f"{where} is not a git repository ({why})")
-        log = run(
-            [
-                *base,
-                "log",
-                "--all",
-                "--topo-order",
-                "--reverse",
-                "-p",
-                "-U0",
-                "--no-color",
-                "--no-ext-diff",
-                "--no-textconv",
-                "--no-renames",
-                "--diff-filter=d",
-                f"--format={_COMMIT_MARK}%H",
-            ],
-            timeout=timeout,
-            check=False,
-        )
-    except CommandError as error:
+        patch = scan_history(path, shipped_detector(), git=git, timeout=timeout)
+    except RampartError as error:  # git missing or failing, a broken rules file
         raise Unavailable(str(error)) from None
-    if log.returncode != 0:
-        said = log.stderr.strip().splitlines()
-        if said and "does not have any commits" in said[-1]:
-            return RepositoryScan(where)
-        raise Unavailable(f"{where}: git log: {said[-1] if said else log.returncode}")
-    secrets, commits = parse_log(log.stdout)
-    return RepositoryScan(where, secrets, commits)
-
-
-def parse_log(text: str) -> tuple[list[Secret], int]:
-    """Secrets in ``git log -p -U0`` output (oldest commit first), each once; commits seen."""
-    secrets: list[Secret] = []
-    seen: set[tuple[str, str, str]] = set()
-    commits = 0
-    commit, file = "", ""
-    lines = text.splitlines()
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        index += 1
-        if line.startswith(_COMMIT_MARK):
-            commit, file = line[1:].strip(), ""
-            commits += 1
-        elif line.startswith("+++ "):
-            file = _diff_path(line[4:])
-        elif line.startswith("@@ ") and (hunk := _HUNK.match(line)):
-            old = int(hunk["old"] if hunk["old"] is not None else 1)
-            new = int(hunk["new"] if hunk["new"] is not None else 1)
-            body = lines[index : index + old + new + 2]  # + "\ No newline" markers
-            added, taken = _added_lines(body, old, new)
-            index += taken
-            start = int(hunk["start"])
-            for offset, content in enumerate(added):
-                following = added[offset + 1] if offset + 1 < len(added) else ""
-                for match in find_secrets(content, file, following):
-                    digest = hashlib.sha256(match.secret.encode()).hexdigest()
-                    key = (match.rule, file, digest)
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    secrets.append(
-                        Secret(commit, file, start + offset, match.rule, redact(match.secret))
-                    )
-    return secrets, commits
-
-
-def _added_lines(body: Sequence[str], old: int, new: int) -> tuple[list[str], int]:
-    """The added lines of one -U0 hunk and how many lines the hunk took (markers included)."""
-    added: list[str] = []
-    removed = taken = 0
-    for line in body:
-        if removed == old and len(added) == new and not line.startswith("\\"):
-            break
-        taken += 1
-        if line.startswith("+"):
-            added.append(line[1:])
-        elif line.startswith("-"):
-            removed += 1
-    return added, taken
-
-
-def _diff_path(text: str) -> str:
-    """The path in a ``+++ b/path`` line (git quotes unusual names in C style)."""
-    text = text.rstrip("\t")
-    if text.startswith('"') and text.endswith('"'):
-        raw = text[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape")
-        text = raw.encode("latin-1", "replace").decode("utf-8", "replace")
-    return text[2:] if text.startswith("b/") else text
+    secrets = [
+        Secret(f.commit or "", f.path, f.line, f.description, f.redacted) for f in patch.findings
+    ]
+    return RepositoryScan(where, secrets, patch.commits)
 
 
 def collect_git_secrets(
