@@ -150,3 +150,19 @@ def test_shred_all_never_follows_a_link(hooked: Path, vault: Vault, tmp_path: Pa
     assert json.loads(vault("shred-all", "--json").stdout)["shredded"] == ["id_deploy"]
     assert not (hooked / "id_deploy").is_symlink()
     assert elsewhere.read_text() == "not a secret, keep me\n"
+
+
+def test_hook_refuses_a_secret_the_scanner_finds_in_any_staged_file(hooked: Path) -> None:
+    """Not a vault file at all: ``rampart scan --staged`` finds the token and the commit stops."""
+    from tests.scan.samples import SAMPLES
+
+    git(hooked, "add", ".")
+    assert _commit(hooked)[0] == 0
+    token_line, _ = SAMPLES["github-token"][0]
+    (hooked / "ci.yml").write_text(f"steps:\n  - run: deploy\n{token_line}\n")
+    git(hooked, "add", "ci.yml")
+    code, output = _commit(hooked)
+    assert code != 0, output
+    assert "ci.yml" in output and "github" in output.lower()
+    assert token_line.split()[-1] not in output  # redacted, never printed whole
+    assert "ci.yml" not in git(hooked, "ls-tree", "-r", "--name-only", "HEAD").stdout.split()
