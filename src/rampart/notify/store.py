@@ -7,22 +7,18 @@ next :meth:`~rampart.notify.Dispatcher.flush` finds it still queued.
 """
 
 import json
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
 from rampart.errors import RampartError
 from rampart.hids.event import Event
-from rampart.store.bans import _create_private
+from rampart.store.sqlite import SqliteFile
 
 STORE_FILE = "alerts.sqlite3"
 APPLICATION_ID = 0x52414D41  # "RAMA": rampart alerts
 SCHEMA_VERSION = 1
-BUSY_TIMEOUT = 10.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -95,37 +91,18 @@ class ChannelState:
     last_error: str = ""
 
 
-class AlertStore:
+class AlertStore(SqliteFile):
     """Every alert and where it still has to go (file 0600, directory 0700)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        try:
-            _create_private(path)
-            self._db = sqlite3.connect(
-                path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
-            )
-        except (sqlite3.Error, RampartError) as error:
-            raise AlertStoreError(f"{path}: cannot open the alert store: {error}") from None
-        try:
-            self._prepare()
-        except BaseException:
-            self._db.close()
-            raise
+    APPLICATION_ID = APPLICATION_ID
+    SCHEMA = _SCHEMA
+    SCHEMA_VERSION = SCHEMA_VERSION
+    HOLDS = "an alert store"
+    ERROR = AlertStoreError
 
     @classmethod
     def in_state_dir(cls, state_dir: Path) -> "AlertStore":
         return cls(state_dir / STORE_FILE)
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> "AlertStore":
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
 
     def add(self, event: Event, channels: Sequence[tuple[str, bool]], now: float) -> int:
         """Store ``event`` and queue it for each (channel, immediate); its id."""
@@ -297,51 +274,3 @@ class AlertStore:
             raise AlertStoreError(
                 f"{self.path}: bad alert row {row[0]!r}; remove the file"
             ) from None
-
-    def _prepare(self) -> None:
-        db = self._db
-        try:
-            app_id = db.execute("PRAGMA application_id").fetchone()[0]
-            tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            if app_id != APPLICATION_ID and (app_id != 0 or tables):
-                raise AlertStoreError(f"{self.path}: another program's database, not alerts")
-            if db.execute("PRAGMA user_version").fetchone()[0] > SCHEMA_VERSION:
-                raise AlertStoreError(f"{self.path}: written by a newer rampart")
-            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise AlertStoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
-            db.execute("PRAGMA synchronous=NORMAL")
-        except sqlite3.Error as error:
-            raise self._error(error) from None
-        with self._write() as tx:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    tx.execute(statement)
-            tx.execute(f"PRAGMA application_id={APPLICATION_ID}")
-            tx.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One transaction per write: all of it lands, or none of it."""
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.Error as error:
-                raise self._error(error) from None
-
-    def _read(self, sql: str, args: tuple[object, ...]) -> list[tuple[object, ...]]:
-        with self._lock:
-            try:
-                return list(self._db.execute(sql, args).fetchall())
-            except sqlite3.Error as error:
-                raise self._error(error) from None
-
-    def _error(self, error: sqlite3.Error) -> AlertStoreError:
-        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
-        return AlertStoreError(f"{self.path}: {detail} (is it a rampart alert store?)")

@@ -1,4 +1,4 @@
-"""Store: where bans (and later alerts) outlive the process that made them."""
+"""Store: where bans outlive the process that made them (alerts: rampart.notify.store)."""
 
 from rampart.store.bans import BanStore, StoreError
 

@@ -9,21 +9,17 @@ unbans and expiry, since it is what lets ban times grow for repeat offenders.
 """
 
 import ipaddress
-import os
 import socket
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
 from pathlib import Path
 
 from rampart.ban.types import Ban, BanTarget, StoredBan
 from rampart.errors import RampartError
+from rampart.store.sqlite import SqliteFile
 
 # "RAMP": marks the file as ours, so another program's database is refused.
 APPLICATION_ID = 0x52414D50
 SCHEMA_VERSION = 1
-BUSY_TIMEOUT = 10.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS bans (
@@ -49,41 +45,19 @@ class StoreError(RampartError):
     """The store file cannot be opened, read or written."""
 
 
-class BanStore:
+class BanStore(SqliteFile):
     """The bans rampart has made, in one SQLite file (created 0600, dir 0700)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        _create_private(path)
-        try:
-            self._db = sqlite3.connect(
-                path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as error:
-            raise self._error(error) from None
-        try:
-            self._prepare()
-        except sqlite3.Error as error:
-            self._db.close()
-            raise self._error(error) from None
-        except StoreError:
-            self._db.close()
-            raise
+    APPLICATION_ID = APPLICATION_ID
+    SCHEMA = _SCHEMA
+    SCHEMA_VERSION = SCHEMA_VERSION
+    HOLDS = "a ban store"
+    ERROR = StoreError
 
     @classmethod
     def in_state_dir(cls, state_dir: Path) -> "BanStore":
         """The store every part shares: ``STATE_DIR/bans.sqlite3``."""
         return cls(state_dir / STORE_FILE)
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> "BanStore":
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
 
     def add(self, ban: Ban) -> None:
         """Record ``ban``; it replaces an earlier ban of the same target by the same jail."""
@@ -194,53 +168,6 @@ class BanStore:
         end = None if expires_at is None else float(expires_at)
         return Ban(target=network, jail=jail, banned_at=float(banned_at), expires_at=end)
 
-    def _prepare(self) -> None:
-        """Switch to WAL and create the tables, refusing a database that is not ours."""
-        db = self._db
-        app_id = db.execute("PRAGMA application_id").fetchone()[0]
-        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        if app_id != APPLICATION_ID and (app_id != 0 or tables):
-            raise StoreError(f"{self.path}: another program's SQLite database, not a ban store")
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreError(f"{self.path}: written by a newer rampart (schema {version})")
-        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
-        db.execute("PRAGMA synchronous=NORMAL")
-        with self._write() as tx:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    tx.execute(statement)
-            tx.execute(f"PRAGMA application_id={APPLICATION_ID}")
-            tx.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One transaction per write: all of it lands, or none of it."""
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.Error as error:
-                raise self._error(error) from None
-
-    def _read(self, sql: str, args: tuple[object, ...]) -> list[tuple[object, ...]]:
-        with self._lock:
-            try:
-                return list(self._db.execute(sql, args).fetchall())
-            except sqlite3.Error as error:
-                raise self._error(error) from None
-
-    def _error(self, error: sqlite3.Error) -> StoreError:
-        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
-        return StoreError(f"{self.path}: {detail} (is it a rampart ban store?)")
-
 
 def _network(text: str) -> BanTarget:
     """A stored target back as a network, strictly (100,000 at a start: kept quick).
@@ -268,18 +195,3 @@ def _key(target: BanTarget) -> str:
         raise TypeError(f"not a network: {target!r}")
     return target.with_prefixlen
 
-
-def _create_private(path: Path) -> None:
-    """Create missing directories 0700 and the file 0600, whatever the umask."""
-    missing = [parent for parent in reversed(path.parents) if not parent.exists()]
-    try:
-        for directory in missing:
-            with suppress(FileExistsError):
-                directory.mkdir(mode=0o700)
-                os.chmod(directory, 0o700)
-        with suppress(FileExistsError):
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            os.close(fd)
-            os.chmod(path, 0o600)
-    except OSError as error:
-        raise StoreError(f"{path}: cannot create: {error.strerror}") from None
