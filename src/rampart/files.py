@@ -6,17 +6,34 @@ full disk never leaves half a file where a reader expects a whole one.
 """
 
 import contextlib
+import io
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from rampart.errors import RampartError
 
 
 def write_atomically(path: Path, write: Callable[[TextIO], object], mode: int = 0o600) -> None:
     """Call ``write`` on a temporary file beside ``path``, then rename it to ``path``."""
+
+    def as_text(out: BinaryIO) -> None:
+        text = io.TextIOWrapper(out, encoding="utf-8")
+        write(text)
+        text.flush()
+        text.detach()  # the binary file stays open for the fsync
+
+    _replace(path, mode, as_text)
+
+
+def write_bytes_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write ``data`` to a temporary file beside ``path``, fsync, rename over it."""
+    _replace(path, mode, lambda out: out.write(data))
+
+
+def _replace(path: Path, mode: int, write: Callable[[BinaryIO], object]) -> None:
     try:
         handle, temporary = tempfile.mkstemp(
             prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
@@ -25,7 +42,7 @@ def write_atomically(path: Path, write: Callable[[TextIO], object], mode: int = 
         raise RampartError(f"{path}: cannot write in {path.parent}: {error.strerror}") from None
     try:
         os.fchmod(handle, mode)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
+        with os.fdopen(handle, "wb") as out:
             write(out)
             out.flush()
             os.fsync(out.fileno())

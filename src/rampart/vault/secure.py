@@ -8,29 +8,17 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from rampart import files
+from rampart.errors import RampartError
 from rampart.vault.errors import VaultError
 
 
 def write_bytes_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync, rename over it."""
+    """:func:`rampart.files.write_bytes_atomically`, failing as a VaultError."""
     try:
-        handle, temporary = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-        )
-    except OSError as error:
-        raise VaultError(f"{path}: cannot write in {path.parent}: {error.strerror}") from None
-    try:
-        os.fchmod(handle, mode)
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except OSError as error:
-        raise VaultError(f"{path}: cannot write: {error.strerror}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
+        files.write_bytes_atomically(path, data, mode)
+    except RampartError as error:
+        raise VaultError(str(error)) from None
 
 
 def shred(path: Path) -> bool:
