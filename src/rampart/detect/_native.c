@@ -56,6 +56,11 @@ static struct {
     void (*code_free)(pcre2_code *);
     int (*error_message)(int, unsigned char *, PCRE2_SIZE);
     int (*pattern_info)(const pcre2_code *, uint32_t, void *);
+    void *(*mcontext_create)(void *);
+    void (*mcontext_free)(void *);
+    void *(*jit_stack_create)(size_t, size_t, void *);
+    void (*jit_stack_free)(void *);
+    void (*jit_stack_assign)(void *, void *, void *);
 } P2;
 
 static int load_pcre2(void) {
@@ -85,6 +90,11 @@ static int load_pcre2(void) {
     LOAD(code_free, "pcre2_code_free_8");
     LOAD(error_message, "pcre2_get_error_message_8");
     LOAD(pattern_info, "pcre2_pattern_info_8");
+    LOAD(mcontext_create, "pcre2_match_context_create_8");
+    LOAD(mcontext_free, "pcre2_match_context_free_8");
+    LOAD(jit_stack_create, "pcre2_jit_stack_create_8");
+    LOAD(jit_stack_free, "pcre2_jit_stack_free_8");
+    LOAD(jit_stack_assign, "pcre2_jit_stack_assign_8");
 #undef LOAD
     return 0;
 }
@@ -100,6 +110,15 @@ static PyObject *Unsupported; /* raised when a line needs the Python matcher */
 #define DATE_LEN 15                  /* "Mon dd HH:MM:SS" */
 #define MINUTES (12 * 31 * 24 * 60)
 #define SPLIT_MIN (1u << 20)         /* smaller chunks are not worth a second thread */
+
+#define JIT_STACK_MAX (64u << 20) /* a long line needs more than the 32 KiB default */
+
+/* What one thread needs to run matches: match data and a JIT stack. */
+typedef struct {
+    pcre2_match_data *md;
+    void *mctx;
+    void *stack;
+} Matcher;
 
 enum kind { K_SKIP, K_MISSED, K_IGNORED, K_MATCH, K_SEQ, K_ABORT };
 
@@ -171,7 +190,7 @@ typedef struct {
     PyObject *hosts4, *hosts6, *hostsdns; /* address text -> count */
     long long *regex_hits;
     PyObject *failures;   /* list of tuples, or NULL */
-    pcre2_match_data *md; /* the main thread's */
+    Matcher md;           /* the main thread's */
     char *scratch;
     size_t scratch_cap;
 } Core;
@@ -183,7 +202,7 @@ typedef struct {
     Span *spans;
     size_t nres, cap;
     int64_t nlines;
-    pcre2_match_data *md;
+    Matcher md;
     int nomem;
 } Worker;
 
@@ -365,14 +384,29 @@ static int32_t syslog_date(const char *p, uint32_t n, int8_t *second) {
     return ((month * 31 + (day - 1)) * 24 + hour) * 60 + minute;
 }
 
-static int run(pcre2_code *code, const char *s, size_t n, uint32_t options,
-               pcre2_match_data *md) {
-    return P2.match(code, (PCRE2_SPTR)s, n, 0, options, md, NULL);
+static int matcher_init(Matcher *m, uint32_t pairs) {
+    m->md = P2.md_create(pairs, NULL);
+    m->mctx = P2.mcontext_create(NULL);
+    m->stack = P2.jit_stack_create(32u << 10, JIT_STACK_MAX, NULL);
+    if (m->md == NULL || m->mctx == NULL || m->stack == NULL) return -1;
+    P2.jit_stack_assign(m->mctx, NULL, m->stack);
+    return 0;
 }
 
-static void take_groups(const Rx *rx, const char *s, pcre2_match_data *md, Span *out,
+static void matcher_free(Matcher *m) {
+    if (m->md) P2.md_free(m->md);
+    if (m->mctx) P2.mcontext_free(m->mctx);
+    if (m->stack) P2.jit_stack_free(m->stack);
+    memset(m, 0, sizeof *m);
+}
+
+static int run(pcre2_code *code, const char *s, size_t n, uint32_t options, Matcher *m) {
+    return P2.match(code, (PCRE2_SPTR)s, n, 0, options, m->md, m->mctx);
+}
+
+static void take_groups(const Rx *rx, const char *s, Matcher *md, Span *out,
                         uint8_t *present) {
-    PCRE2_SIZE *ov = P2.ovector(md);
+    PCRE2_SIZE *ov = P2.ovector(md->md);
     for (int i = 0; i < rx->ngroups; i++) {
         int g = rx->group[i], f = rx->field[i];
         PCRE2_SIZE a = ov[2 * g], b = ov[2 * g + 1];
@@ -389,7 +423,7 @@ static void take_groups(const Rx *rx, const char *s, pcre2_match_data *md, Span 
     }
 }
 
-static int any_ignored(const Core *c, const char *s, size_t n, pcre2_match_data *md) {
+static int any_ignored(const Core *c, const char *s, size_t n, Matcher *md) {
     for (int i = 0; i < c->nignore; i++) {
         int rc = run(c->ignore[i], s, n, 0, md);
         if (rc > 0) return 1;
@@ -400,7 +434,7 @@ static int any_ignored(const Core *c, const char *s, size_t n, pcre2_match_data 
 
 /* Match the cut text `s` (ending with '\n'); fill `fields` (merged prefix and
  * failregex fields) and return the kind. */
-static int match_text(const Core *c, const char *s, size_t n, pcre2_match_data *md,
+static int match_text(const Core *c, const char *s, size_t n, Matcher *md,
                       Span *fields, int16_t *index, const char **reason) {
     int nf = c->nfields;
     uint8_t present[MAX_FIELDS];
@@ -420,7 +454,7 @@ static int match_text(const Core *c, const char *s, size_t n, pcre2_match_data *
         memset(present, 0, (size_t)nf);
         take_groups(&c->pref, s, md, fields, present);
         if (c->pref_content > 0) {
-            PCRE2_SIZE *ov = P2.ovector(md);
+            PCRE2_SIZE *ov = P2.ovector(md->md);
             PCRE2_SIZE a = ov[2 * c->pref_content], b = ov[2 * c->pref_content + 1];
             if (a != P2_UNSET && b > a) {
                 if (b >= n || s[b] != '\n') return K_SEQ; /* content + "\n" is not in place */
@@ -436,7 +470,7 @@ static int match_text(const Core *c, const char *s, size_t n, pcre2_match_data *
         int rc = run(c->combined, text, tn, 0, md); /* re.match: anchored */
         if (rc == P2_ERROR_NOMATCH) return K_MISSED;
         if (rc <= 0) return *reason = "failregex match error", K_ABORT;
-        PCRE2_SIZE *ov = P2.ovector(md);
+        PCRE2_SIZE *ov = P2.ovector(md->md);
         for (int i = 0; i < c->nfail && hit < 0; i++)
             if (ov[2 * c->fail[i].marker] != P2_UNSET) hit = i;
         if (hit < 0) return *reason = "no branch matched", K_ABORT;
@@ -476,7 +510,7 @@ static int is_candidate(const Core *c, const char *p, uint32_t n) {
 }
 
 /* Classify one candidate line; fields go to `fields`. */
-static void examine(const Core *c, LineResult *r, Span *fields, pcre2_match_data *md) {
+static void examine(const Core *c, LineResult *r, Span *fields, Matcher *md) {
     const char *p = r->line;
     uint32_t n = r->len;
     if (c->skip_comments && (n == 0 || p[0] == '#')) {
@@ -544,7 +578,7 @@ static void *work(void *arg) {
             r->line = p;
             r->len = len;
             r->in_place = (uint8_t)in_place;
-            examine(c, r, w->spans + w->nres * (size_t)c->nfields, w->md);
+            examine(c, r, w->spans + w->nres * (size_t)c->nfields, &w->md);
             w->nres++;
             if (r->kind == K_ABORT) break;
         }
@@ -815,7 +849,7 @@ static int consume(Core *c, Worker *w, int64_t base) {
             memcpy(c->scratch, r->line + DATE_LEN, n);
             c->scratch[n] = '\n';
             const char *reason = NULL;
-            int kind = match_text(c, c->scratch, n + 1, c->md, local, &r->index, &reason);
+            int kind = match_text(c, c->scratch, n + 1, &c->md, local, &r->index, &reason);
             if (kind == K_SEQ) {
                 /* content not at the end of the text: leave it to Python */
                 kind = K_ABORT;
@@ -896,7 +930,7 @@ static void Core_dealloc(Core *c) {
     free(c->minutes);
     for (int i = 0; i < c->nconns; i++) free_conn(c->conns[i], c->nfields);
     free(c->regex_hits);
-    if (c->md) P2.md_free(c->md);
+    matcher_free(&c->md);
     free(c->scratch);
     Py_XDECREF(c->minute_cb);
     Py_XDECREF(c->hosts4);
@@ -1002,12 +1036,12 @@ static int Core_init(Core *c, PyObject *args, PyObject *kwargs) {
     }
     c->minutes = malloc(sizeof(double) * MINUTES);
     c->regex_hits = calloc((size_t)c->nfail, sizeof(long long));
-    c->md = P2.md_create(c->pairs, NULL);
+    int no_matcher = matcher_init(&c->md, c->pairs) < 0;
     c->hosts4 = PyDict_New();
     c->hosts6 = PyDict_New();
     c->hostsdns = PyDict_New();
     c->failures = c->want_failures ? PyList_New(0) : NULL;
-    if (c->minutes == NULL || c->regex_hits == NULL || c->md == NULL) return PyErr_NoMemory(), -1;
+    if (c->minutes == NULL || c->regex_hits == NULL || no_matcher) return PyErr_NoMemory(), -1;
     if (!c->hosts4 || !c->hosts6 || !c->hostsdns || (c->want_failures && !c->failures)) return -1;
     for (int i = 0; i < MINUTES; i++) c->minutes[i] = NAN;
     return 0;
@@ -1028,8 +1062,7 @@ static PyObject *Core_scan_fd(Core *c, PyObject *arg) {
     int failed = buffer == NULL;
     for (int i = 0; i < 2 && !failed; i++) {
         ws[i].core = c;
-        ws[i].md = P2.md_create(c->pairs, NULL);
-        failed = ws[i].md == NULL;
+        failed = matcher_init(&ws[i].md, c->pairs) < 0;
     }
     if (failed) {
         PyErr_NoMemory();
@@ -1084,7 +1117,7 @@ done:
     for (int i = 0; i < 2; i++) {
         free(ws[i].res);
         free(ws[i].spans);
-        if (ws[i].md) P2.md_free(ws[i].md);
+        matcher_free(&ws[i].md);
     }
     free(buffer);
     if (failed) return NULL;
@@ -1116,7 +1149,7 @@ static PyObject *Core_match(Core *c, PyObject *arg) {
     Span fields[MAX_FIELDS];
     int16_t index = -1;
     const char *reason = NULL;
-    int kind = match_text(c, text, (size_t)n, c->md, fields, &index, &reason);
+    int kind = match_text(c, text, (size_t)n, &c->md, fields, &index, &reason);
     if (kind == K_ABORT) return PyErr_SetString(Unsupported, reason ? reason : "abort"), NULL;
     PyObject *values = PyDict_New();
     if (values == NULL) return NULL;

@@ -162,13 +162,25 @@ def _regex_spec(
     return pattern, None, fields.groups(named), fields.alternates(regex)
 
 
-def core_arguments(compiled: Filter) -> dict[str, Any]:
-    """Everything the core needs about ``compiled``, or :class:`NotNative`."""
-    if compiled.max_lines != 1:
-        raise NotNative("a multi-line filter")
+@dataclass(frozen=True)
+class CorePlan:
+    """The core's arguments for one filter, and the names of its field numbers."""
+
+    arguments: dict[str, Any]
+    fields: tuple[str, ...]
+
+
+def check_dates(compiled: Filter) -> None:
+    """The core cuts syslog timestamps at line start only: ``datepattern = {^LN-BEG}``."""
     entries = [e.strip() for e in (compiled.spec.datepattern or "").splitlines() if e.strip()]
     if [entry.upper() for entry in entries] != [_LN_BEG]:
         raise NotNative("a datepattern other than {^LN-BEG}")
+
+
+def core_plan(compiled: Filter) -> CorePlan:
+    """Everything the core needs about the regexes of ``compiled``, or :class:`NotNative`."""
+    if compiled.max_lines != 1:
+        raise NotNative("a multi-line filter")
     fields = _Fields()
     prefregex = None
     if compiled.prefregex is not None:
@@ -195,7 +207,7 @@ def core_arguments(compiled: Filter) -> dict[str, Any]:
     needles = sorted(compiled.needles or ())
     if not all(needle.isascii() and len(needle) >= MIN_LITERAL for needle in needles):
         needles = []  # every line is a candidate: slower, same result
-    return {
+    arguments = {
         "nfields": len(fields.names),
         "specials": tuple(fields.names.index(name) for name in _SPECIALS),
         "prefregex": prefregex,
@@ -205,6 +217,7 @@ def core_arguments(compiled: Filter) -> dict[str, Any]:
         "ignore_first": ignore_first(len(compiled.ignoreregex), len(compiled.failregex)),
         "needles": [needle.encode() for needle in needles],
     }
+    return CorePlan(arguments, tuple(fields.names))
 
 
 def minute_epochs(detector: DateDetector) -> Callable[[str], float | None]:
@@ -242,11 +255,15 @@ def scan_file_native(
         raise NotNative(f"the native core is not built ({LOAD_ERROR})")
     if not available():
         raise NotNative(f"{ENV_SWITCH}=0")
-    arguments = core_arguments(compiled)
+    check_dates(compiled)
+    plan = core_plan(compiled)
     minute = minute_epochs(compiled.detector(now=now, default_tz=default_tz))
     try:
         core = _native.Core(
-            **arguments, skip_comments=skip_comments, minute=minute, want_failures=want_failures
+            **plan.arguments,
+            skip_comments=skip_comments,
+            minute=minute,
+            want_failures=want_failures,
         )
         with path.open("rb") as handle:
             core.scan_fd(handle.fileno())
