@@ -108,7 +108,8 @@ static PyObject *Unsupported; /* raised when a line needs the Python matcher */
 #define CONN_MAX 100                 /* matcher.CONNECTION_MEMORY_SIZE */
 #define CONN_SECONDS 300.0           /* matcher.CONNECTION_MEMORY_SECONDS */
 #define DATE_LEN 15                  /* "Mon dd HH:MM:SS" */
-#define MINUTES (12 * 31 * 24 * 60)
+#define HOURS (12 * 31 * 24)
+#define MINUTES (HOURS * 60)
 #define SPLIT_MIN (1u << 20)         /* smaller chunks are not worth a second thread */
 
 #define JIT_STACK_MAX (64u << 20) /* a long line needs more than the 32 KiB default */
@@ -162,6 +163,19 @@ typedef struct {
 } Conn;
 
 typedef struct {
+    char *text;           /* NULL: free slot */
+    uint32_t len;
+    int family;           /* 4, 6, or 0 for a host name */
+    uint64_t hash;
+    long long count;
+} Host;
+
+typedef struct {
+    Host *slots;
+    size_t cap, used;     /* cap: a power of two */
+} HostTable;
+
+typedef struct {
     PyObject_HEAD
     int nfields;
     int f_mlfid, f_user, f_ip4, f_ip6, f_dns, f_nofail, f_mlfforget, f_mlfgained;
@@ -183,11 +197,12 @@ typedef struct {
     PyObject *minute_cb;
     int want_failures;
     uint32_t pairs;       /* ovector pairs a match data needs */
+    double *hours;        /* epoch at 00:00 of each hour; NAN: not asked; INFINITY: by minute */
     double *minutes;      /* epoch at second 0 of each minute; NAN: not asked yet */
+    HostTable hosts;      /* failures per address */
     Conn *conns[CONN_MAX];
     int nconns;
     long long lines, matched, ignored;
-    PyObject *hosts4, *hosts6, *hostsdns; /* address text -> count */
     long long *regex_hits;
     PyObject *failures;   /* list of tuples, or NULL */
     Matcher md;           /* the main thread's */
@@ -669,15 +684,45 @@ static int add_user(Conn *conn, Span user) { /* matcher._add_user */
     return 0;
 }
 
-static int count_host(PyObject *hosts, PyObject *address) {
-    PyObject *old = PyDict_GetItemWithError(hosts, address);
-    if (old == NULL && PyErr_Occurred()) return -1;
-    long long n = old ? PyLong_AsLongLong(old) + 1 : 1;
-    PyObject *value = PyLong_FromLongLong(n);
-    if (value == NULL) return -1;
-    int rc = PyDict_SetItem(hosts, address, value);
-    Py_DECREF(value);
-    return rc;
+static int host_grow(HostTable *t) {
+    size_t cap = t->cap ? t->cap * 2 : 1024;
+    Host *slots = calloc(cap, sizeof *slots);
+    if (slots == NULL) return -1;
+    for (size_t i = 0; i < t->cap; i++) {
+        Host *h = &t->slots[i];
+        if (h->text == NULL) continue;
+        size_t j = h->hash & (cap - 1);
+        while (slots[j].text != NULL) j = (j + 1) & (cap - 1);
+        slots[j] = *h;
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->cap = cap;
+    return 0;
+}
+
+static int count_host(HostTable *t, Span address, int family) {
+    if ((t->used + 1) * 2 > t->cap && host_grow(t) < 0) return -1;
+    uint64_t hash = hash_bytes(address.p, address.n) ^ (uint64_t)family;
+    size_t j = hash & (t->cap - 1);
+    for (;; j = (j + 1) & (t->cap - 1)) {
+        Host *h = &t->slots[j];
+        if (h->text == NULL) {
+            h->text = copy_bytes(address.p, address.n);
+            if (h->text == NULL) return -1;
+            h->len = address.n;
+            h->family = family;
+            h->hash = hash;
+            h->count = 1;
+            t->used++;
+            return 0;
+        }
+        if (h->hash == hash && h->family == family && h->len == address.n &&
+            memcmp(h->text, address.p, address.n) == 0) {
+            h->count++;
+            return 0;
+        }
+    }
 }
 
 static PyObject *span_str(Span s) {
@@ -690,24 +735,21 @@ static int emit(Core *c, int64_t lineno, int index, double epoch, Span ip4, Span
                 Span user) {
     Span address = ip4;
     int family = 4;
-    PyObject *hosts = c->hosts4;
-    if (address.p == NULL) address = ip6, family = 6, hosts = c->hosts6;
-    if (address.p == NULL) address = dns, family = 0, hosts = c->hostsdns;
-    PyObject *text = span_str(address);
-    if (text == NULL) return -1;
-    int rc = count_host(hosts, text);
+    if (address.p == NULL) address = ip6, family = 6;
+    if (address.p == NULL) address = dns, family = 0;
+    if (count_host(&c->hosts, address, family) < 0) return PyErr_NoMemory(), -1;
     c->matched++;
     c->regex_hits[index]++;
-    if (rc == 0 && c->failures != NULL) {
-        PyObject *who = span_str(user);
-        PyObject *item = who ? Py_BuildValue("(LOidOi)", (long long)lineno, text, family, epoch,
-                                             who, index)
-                             : NULL;
-        rc = item ? PyList_Append(c->failures, item) : -1;
-        Py_XDECREF(item);
-        Py_XDECREF(who);
-    }
-    Py_DECREF(text);
+    if (c->failures == NULL) return 0;
+    PyObject *text = span_str(address);
+    PyObject *who = text ? span_str(user) : NULL;
+    PyObject *item = who ? Py_BuildValue("(LOidOi)", (long long)lineno, text, family, epoch, who,
+                                         index)
+                         : NULL;
+    int rc = item ? PyList_Append(c->failures, item) : -1;
+    Py_XDECREF(item);
+    Py_XDECREF(who);
+    Py_XDECREF(text);
     return rc;
 }
 
@@ -805,23 +847,57 @@ static int settle(Core *c, const LineResult *r, Span *cur, int64_t lineno, doubl
     return rc;
 }
 
+/* Ask Python for the epoch of `first` (a "Mon dd HH:MM:SS" text) if the
+ * conversion runs one for one up to `last`, `span` seconds later; NAN if not. */
+static int ask_epoch(Core *c, const char *line, const char *first, const char *last, int span,
+                     double *out) {
+    char a[DATE_LEN + 1], b[DATE_LEN + 1];
+    memcpy(a, line, 7);
+    memcpy(a + 7, first, 8);
+    memcpy(b, line, 7);
+    memcpy(b + 7, last, 8);
+    a[DATE_LEN] = b[DATE_LEN] = 0;
+    PyObject *value = PyObject_CallFunction(c->minute_cb, "ssi", a, b, span);
+    if (value == NULL) return -1;
+    *out = NAN;
+    if (value != Py_None) {
+        *out = PyFloat_AsDouble(value);
+        if (*out == -1.0 && PyErr_Occurred()) return Py_DECREF(value), -1;
+    }
+    Py_DECREF(value);
+    return 0;
+}
+
+/* The epoch of a line's timestamp: by hour when the whole hour converts one
+ * for one (a time zone change or a year guess inside it would show as a jump
+ * between its ends), else by minute, else the Python matcher takes the file. */
 static int epoch_of(Core *c, const LineResult *r, double *epoch) {
-    double base = c->minutes[r->minute];
+    int hour = r->minute / 60, minute = r->minute % 60;
+    double base = c->hours[hour];
+    char hh[9], mm[9];
     if (isnan(base)) {
-        char text[DATE_LEN + 1];
-        memcpy(text, r->line, DATE_LEN);
-        text[13] = text[14] = '0';
-        text[DATE_LEN] = 0;
-        PyObject *value = PyObject_CallFunction(c->minute_cb, "s", text);
-        if (value == NULL) return -1;
-        if (value == Py_None) {
-            Py_DECREF(value);
+        memcpy(hh, r->line + 7, 2);
+        memcpy(hh + 2, ":00:00", 7);
+        memcpy(mm, r->line + 7, 2);
+        memcpy(mm + 2, ":59:59", 7);
+        if (ask_epoch(c, r->line, hh, mm, 3599, &base) < 0) return -1;
+        c->hours[hour] = base = isnan(base) ? INFINITY : base;
+    }
+    if (!isinf(base)) {
+        *epoch = base + 60.0 * minute + r->second;
+        return 0;
+    }
+    base = c->minutes[r->minute];
+    if (isnan(base)) {
+        memcpy(hh, r->line + 7, 6);
+        memcpy(hh + 6, "00", 3);
+        memcpy(mm, r->line + 7, 6);
+        memcpy(mm + 6, "59", 3);
+        if (ask_epoch(c, r->line, hh, mm, 59, &base) < 0) return -1;
+        if (isnan(base)) {
             PyErr_SetString(Unsupported, "a timestamp the minute rule cannot convert");
             return -1;
         }
-        base = PyFloat_AsDouble(value);
-        Py_DECREF(value);
-        if (base == -1.0 && PyErr_Occurred()) return -1;
         c->minutes[r->minute] = base;
     }
     *epoch = base + r->second;
@@ -928,14 +1004,14 @@ static void Core_dealloc(Core *c) {
     free(c->bigram);
     free(c->chain);
     free(c->minutes);
+    free(c->hours);
+    for (size_t i = 0; i < c->hosts.cap; i++) free(c->hosts.slots[i].text);
+    free(c->hosts.slots);
     for (int i = 0; i < c->nconns; i++) free_conn(c->conns[i], c->nfields);
     free(c->regex_hits);
     matcher_free(&c->md);
     free(c->scratch);
     Py_XDECREF(c->minute_cb);
-    Py_XDECREF(c->hosts4);
-    Py_XDECREF(c->hosts6);
-    Py_XDECREF(c->hostsdns);
     Py_XDECREF(c->failures);
     Py_TYPE(c)->tp_free((PyObject *)c);
 }
@@ -1035,15 +1111,14 @@ static int Core_init(Core *c, PyObject *args, PyObject *kwargs) {
         c->bigram[key] = (uint16_t)c->nneedles;
     }
     c->minutes = malloc(sizeof(double) * MINUTES);
+    c->hours = malloc(sizeof(double) * HOURS);
     c->regex_hits = calloc((size_t)c->nfail, sizeof(long long));
     int no_matcher = matcher_init(&c->md, c->pairs) < 0;
-    c->hosts4 = PyDict_New();
-    c->hosts6 = PyDict_New();
-    c->hostsdns = PyDict_New();
     c->failures = c->want_failures ? PyList_New(0) : NULL;
-    if (c->minutes == NULL || c->regex_hits == NULL || no_matcher) return PyErr_NoMemory(), -1;
-    if (!c->hosts4 || !c->hosts6 || !c->hostsdns || (c->want_failures && !c->failures)) return -1;
+    if (!c->minutes || !c->hours || !c->regex_hits || no_matcher) return PyErr_NoMemory(), -1;
+    if (c->want_failures && !c->failures) return -1;
     for (int i = 0; i < MINUTES; i++) c->minutes[i] = NAN;
+    for (int i = 0; i < HOURS; i++) c->hours[i] = NAN;
     return 0;
 }
 
@@ -1124,20 +1199,32 @@ done:
     Py_RETURN_NONE;
 }
 
-/* result() -> (lines, matched, ignored, hosts4, hosts6, hostsdns, regex_hits, failures) */
+/* result() -> (lines, matched, ignored, [(address, family, count)], regex_hits, failures) */
 static PyObject *Core_result(Core *c, PyObject *unused) {
     (void)unused;
     if (c->minutes == NULL) return PyErr_SetString(PyExc_RuntimeError, "Core not initialised"), NULL;
     PyObject *hits = PyList_New(c->nfail);
-    if (hits == NULL) return NULL;
+    PyObject *hosts = PyList_New(0);
+    if (hits == NULL || hosts == NULL) goto fail;
     for (int i = 0; i < c->nfail; i++) {
         PyObject *n = PyLong_FromLongLong(c->regex_hits[i]);
-        if (n == NULL) return Py_DECREF(hits), NULL;
+        if (n == NULL) goto fail;
         PyList_SET_ITEM(hits, i, n);
     }
+    for (size_t i = 0; i < c->hosts.cap; i++) {
+        Host *h = &c->hosts.slots[i];
+        if (h->text == NULL) continue;
+        PyObject *item = Py_BuildValue("(s#iL)", h->text, (Py_ssize_t)h->len, h->family, h->count);
+        int rc = item ? PyList_Append(hosts, item) : -1;
+        Py_XDECREF(item);
+        if (rc < 0) goto fail;
+    }
     PyObject *failures = c->failures ? c->failures : Py_None;
-    return Py_BuildValue("(LLLOOOOO)", c->lines, c->matched, c->ignored, c->hosts4, c->hosts6,
-                         c->hostsdns, hits, failures);
+    return Py_BuildValue("(LLLNNO)", c->lines, c->matched, c->ignored, hosts, hits, failures);
+fail:
+    Py_XDECREF(hits);
+    Py_XDECREF(hosts);
+    return NULL;
 }
 
 /* match(text) -> (kind, index, {field: value}): one cut text, for tests. */

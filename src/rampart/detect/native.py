@@ -220,23 +220,25 @@ def core_plan(compiled: Filter) -> CorePlan:
     return CorePlan(arguments, tuple(fields.names))
 
 
-def minute_epochs(detector: DateDetector) -> Callable[[str], float | None]:
-    """Epoch of second 0 of a ``Mon dd HH:MM:00`` minute, as the Python detector gives it.
+def span_epochs(detector: DateDetector) -> Callable[[str, str, int], float | None]:
+    """Epoch of ``first`` (``Mon dd HH:MM:SS``) as the Python detector converts it.
 
-    None when the minute does not run one for one with its seconds (then the
-    core leaves the file to the Python matcher).
+    The core asks once per hour (or minute) and adds the seconds itself, so
+    the answer is None unless ``last``, ``span`` seconds later, converts to
+    exactly ``span`` more: a time zone change or a year guess in between
+    would show as a jump.
     """
 
-    def epoch(text: str) -> float | None:
-        first = detector.find(text)
-        last = detector.find(text[:-2] + "59")
-        if first is None or last is None or first[2] is None or last[2] is None:
+    def epoch(first: str, last: str, span: int) -> float | None:
+        found = detector.find(first)
+        later = detector.find(last)
+        if found is None or later is None or found[2] is None or later[2] is None:
             return None
-        if first[:2] != (0, len(text)) or last[:2] != (0, len(text)):
+        if found[:2] != (0, len(first)) or later[:2] != (0, len(last)):
             return None
-        if last[2] != first[2] + 59:
+        if later[2] != found[2] + span:
             return None
-        return float(first[2])
+        return float(found[2])
 
     return epoch
 
@@ -257,7 +259,7 @@ def scan_file_native(
         raise NotNative(f"{ENV_SWITCH}=0")
     check_dates(compiled)
     plan = core_plan(compiled)
-    minute = minute_epochs(compiled.detector(now=now, default_tz=default_tz))
+    minute = span_epochs(compiled.detector(now=now, default_tz=default_tz))
     try:
         core = _native.Core(
             **plan.arguments,
@@ -271,12 +273,11 @@ def scan_file_native(
         raise NotNative(str(error)) from None
     except OSError as error:  # the Python reader reports it properly
         raise NotNative(f"cannot read: {error.strerror}") from None
-    lines, matched, ignored, hosts4, hosts6, hostsdns, hits, raw = core.result()
+    lines, matched, ignored, counted, hits, raw = core.result()
     hosts: dict[str, int] = {}
-    for family, table in ((4, hosts4), (6, hosts6), (0, hostsdns)):
-        for address, count in table.items():
-            host = _canonical(address, family)
-            hosts[host] = hosts.get(host, 0) + count
+    for address, family, count in counted:
+        host = _canonical(address, family)
+        hosts[host] = hosts.get(host, 0) + count
     failures = None if raw is None else [_failure(*item) for item in raw]
     regex_hits = {index: count for index, count in enumerate(hits) if count}
     return NativeResult(lines, matched, ignored, hosts, regex_hits, failures)
