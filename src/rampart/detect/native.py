@@ -19,7 +19,7 @@ caller then scans the file with the Python matcher.
 import os
 import re
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -69,7 +69,12 @@ class NativeResult:
     ignored: int
     hosts: dict[str, int]
     regex_hits: dict[int, int]
-    failures: list[Failure] | None
+    raw_failures: list[tuple[int, str, int, float, str | None, int]] | None
+
+    def failures(self) -> Iterator[Failure]:
+        """The failures in log order, made one at a time (there may be millions)."""
+        for item in self.raw_failures or ():
+            yield _failure(*item)
 
 
 # ---- regex translation -------------------------------------------------------
@@ -278,9 +283,8 @@ def scan_file_native(
     for address, family, count in counted:
         host = _canonical(address, family)
         hosts[host] = hosts.get(host, 0) + count
-    failures = None if raw is None else [_failure(*item) for item in raw]
     regex_hits = {index: count for index, count in enumerate(hits) if count}
-    return NativeResult(lines, matched, ignored, hosts, regex_hits, failures)
+    return NativeResult(lines, matched, ignored, hosts, regex_hits, raw)
 
 
 def _canonical(address: str, family: int) -> str:

@@ -119,8 +119,8 @@ def scan_file(
 def _from_native(
     result: NativeResult, on_failure: Callable[[Failure], object] | None, started: float
 ) -> ScanReport:
-    if on_failure is not None and result.failures is not None:
-        for failure in result.failures:
+    if on_failure is not None:
+        for failure in result.failures():
             on_failure(failure)
     report = ScanReport(
         lines=result.lines,
