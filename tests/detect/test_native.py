@@ -9,6 +9,7 @@ both paths, and the CLI's output on both paths.
 
 import json
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -228,6 +229,29 @@ def test_generated_authlog_same_failures(sshd: Filter, authlog: Path) -> None:
     assert counts[4] > 1000 and len(hosts) > 10  # the log holds real work
     assert engine == ("native", None)
     assert (counts, hosts, hits, records) == outcome(sshd, authlog, native=False)[:4]
+
+
+_MONTH_NAMES = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec"
+_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES.split(" "), 1)}
+_SYSLOG = re.compile(r"(\w{3}) +(\d+) (\d\d:\d\d:\d\d)(.*)")
+
+
+@needs_core
+@pytest.mark.parametrize("zone", ["", "+01:00", "Z", "-0500", "UTC"])
+@pytest.mark.parametrize("fraction", ["", ".123456"])
+def test_iso_timestamps_same_failures(
+    sshd: Filter, authlog: Path, tmp_path: Path, zone: str, fraction: str
+) -> None:
+    """rsyslog's high-precision format (``2025-11-16T00:00:41.123456+01:00``) stays native."""
+    lines = []
+    for line in authlog.read_text().splitlines()[:6000]:
+        found = _SYSLOG.match(line)
+        assert found is not None
+        month, day, clock, rest = found.groups()
+        lines.append(f"2025-{_MONTHS[month]:02d}-{int(day):02d}T{clock}{fraction}{zone}{rest}")
+    path = tmp_path / "iso.log"
+    path.write_text("\n".join(lines) + "\n")
+    assert_same(sshd, path)
 
 
 @needs_core

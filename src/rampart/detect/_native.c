@@ -21,6 +21,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -108,6 +109,9 @@ static PyObject *Unsupported; /* raised when a line needs the Python matcher */
 #define CONN_MAX 100                 /* matcher.CONNECTION_MEMORY_SIZE */
 #define CONN_SECONDS 300.0           /* matcher.CONNECTION_MEMORY_SECONDS */
 #define DATE_LEN 15                  /* "Mon dd HH:MM:SS" */
+#define ISO_LEN 19                   /* "YYYY-MM-DDTHH:MM:SS" */
+#define ISO_HOURS (30 * 12 * 31 * 24) /* years 2000-2029, as Fail2ban's ExYear */
+#define MAX_ZONES 4                  /* distinct zone spellings in one file */
 #define HOURS (12 * 31 * 24)
 #define MINUTES (HOURS * 60)
 #define SPLIT_MIN (1u << 20)         /* smaller chunks are not worth a second thread */
@@ -145,8 +149,11 @@ typedef struct {
     uint8_t kind;
     uint8_t in_place;     /* line[len] == '\n': the cut text needs no copy */
     int16_t index;        /* failregex index for K_MATCH */
-    int32_t minute;       /* key of the minute table */
+    int32_t minute;       /* key of the minute table (ISO: hour key * 60 + minute) */
     int8_t second;
+    uint8_t iso;          /* the timestamp is ISO 8601, not syslog */
+    uint8_t date_len;     /* bytes the timestamp takes at the line start */
+    uint8_t zone_off, zone_len; /* an ISO timestamp's zone, within it */
     const char *reason;   /* for K_ABORT */
 } LineResult;
 
@@ -200,6 +207,9 @@ typedef struct {
     uint32_t pairs;       /* ovector pairs a match data needs */
     double *hours;        /* epoch at 00:00 of each hour; NAN: not asked; INFINITY: by minute */
     double *minutes;      /* epoch at second 0 of each minute; NAN: not asked yet */
+    double *iso_hours[MAX_ZONES]; /* ISO: epoch at HH:00:00, by zone spelling */
+    char zones[MAX_ZONES][8];
+    int nzones;
     HostTable hosts;      /* failures per address */
     Conn *conns[CONN_MAX];
     int nconns;
@@ -416,6 +426,63 @@ static void matcher_free(Matcher *m) {
     memset(m, 0, sizeof *m);
 }
 
+static int digits(const char *p, int n) {
+    for (int i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9') return 0;
+    return 1;
+}
+
+static int two(const char *p) { return (p[0] - '0') * 10 + (p[1] - '0'); }
+
+/* A leading "YYYY-MM-DDTHH:MM:SS[.ffffff][zone]" where Fail2ban's ISO template
+ * cuts it; the fraction does not count (Fail2ban drops it). Key as for
+ * syslog_date, in the ISO tables; -1 when Python must decide. */
+static int32_t iso_date(const char *p, uint32_t n, int8_t *second, uint8_t *len,
+                        uint8_t *zone_off, uint8_t *zone_len) {
+    if (n < ISO_LEN || p[0] != '2' || p[1] != '0' || p[2] < '0' || p[2] > '2') return -1;
+    if (!digits(p, 4) || p[4] != '-' || !digits(p + 5, 2) || p[7] != '-' ||
+        !digits(p + 8, 2) || p[10] != 'T' || !digits(p + 11, 2) || p[13] != ':' ||
+        !digits(p + 14, 2) || p[16] != ':' || !digits(p + 17, 2))
+        return -1;
+    int year = two(p + 2), month = two(p + 5), day = two(p + 8);
+    int hour = two(p + 11), minute = two(p + 14), sec = two(p + 17);
+    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 59)
+        return -1;
+    uint32_t at = ISO_LEN;
+    if (at < n && (p[at] == '.' || p[at] == ',')) {
+        uint32_t k = 0;
+        while (at + 1 + k < n && k < 7 && p[at + 1 + k] >= '0' && p[at + 1 + k] <= '9') k++;
+        if (k == 0 || k > 6) return -1;
+        at += 1 + k;
+    }
+    uint32_t zone = at;
+    if (at < n && p[at] == 'Z') {
+        at += 1;
+    } else if (at + 3 <= n && (memcmp(p + at, "UTC", 3) == 0 || memcmp(p + at, "GMT", 3) == 0)) {
+        at += 3;
+    } else if (at + 3 <= n && (p[at] == '+' || p[at] == '-') && (p[at + 1] == '0' || p[at + 1] == '1') &&
+               digits(p + at + 2, 1)) {
+        at += 3;
+        if (at + 3 <= n && p[at] == ':' && digits(p + at + 1, 2))
+            at += 3;
+        else if (at + 2 <= n && digits(p + at, 2))
+            at += 2;
+    }
+    if (at < n && is_word((unsigned char)p[at])) return -1; /* no word boundary */
+    if (at == zone && at < n) { /* no zone: one may still follow after spaces */
+        uint32_t k = at;
+        while (k < n && (p[k] == ' ' || p[k] == '\t')) k++;
+        if (k < n && (p[k] == 'Z' || p[k] == 'U' || p[k] == 'G' || p[k] == '+' || p[k] == '-'))
+            return -1;
+    }
+    if (at - zone > 7 || at > 255) return -1;
+    *second = (int8_t)sec;
+    *len = (uint8_t)at;
+    *zone_off = (uint8_t)zone;
+    *zone_len = (uint8_t)(at - zone);
+    return ((((year * 12 + (month - 1)) * 31 + (day - 1)) * 24 + hour) * 60) + minute;
+}
+
 static int run(pcre2_code *code, const char *s, size_t n, uint32_t options, Matcher *m) {
     return P2.match(code, (PCRE2_SPTR)s, n, 0, options, m->md, m->mctx);
 }
@@ -558,9 +625,14 @@ static void examine(const Core *c, LineResult *r, Span *fields, Matcher *md) {
         return;
     }
     r->minute = syslog_date(p, n, &r->second);
+    r->date_len = DATE_LEN;
+    if (r->minute < 0) {
+        r->minute = iso_date(p, n, &r->second, &r->date_len, &r->zone_off, &r->zone_len);
+        r->iso = 1;
+    }
     if (r->minute < 0) {
         r->kind = K_ABORT;
-        r->reason = "a candidate line without a leading syslog timestamp";
+        r->reason = "a candidate line without a leading syslog or ISO 8601 timestamp";
         return;
     }
     if (!r->in_place) {
@@ -568,7 +640,7 @@ static void examine(const Core *c, LineResult *r, Span *fields, Matcher *md) {
         return;
     }
     /* The cut text: the line after its timestamp, plus the newline already there. */
-    r->kind = (uint8_t)match_text(c, p + DATE_LEN, n - DATE_LEN + 1, md, fields, &r->index,
+    r->kind = (uint8_t)match_text(c, p + r->date_len, n - r->date_len + 1, md, fields, &r->index,
                                   &r->reason);
 }
 
@@ -864,17 +936,10 @@ static int settle(Core *c, const LineResult *r, Span *cur, int64_t lineno, doubl
     return rc;
 }
 
-/* Ask Python for the epoch of `first` (a "Mon dd HH:MM:SS" text) if the
- * conversion runs one for one up to `last`, `span` seconds later; NAN if not. */
-static int ask_epoch(Core *c, const char *line, const char *first, const char *last, int span,
-                     double *out) {
-    char a[DATE_LEN + 1], b[DATE_LEN + 1];
-    memcpy(a, line, 7);
-    memcpy(a + 7, first, 8);
-    memcpy(b, line, 7);
-    memcpy(b + 7, last, 8);
-    a[DATE_LEN] = b[DATE_LEN] = 0;
-    PyObject *value = PyObject_CallFunction(c->minute_cb, "ssi", a, b, span);
+/* Ask Python for the epoch of `first` if the conversion runs one for one up
+ * to `last`, `span` seconds later; NAN if not. */
+static int ask_epoch(Core *c, const char *first, const char *last, int span, double *out) {
+    PyObject *value = PyObject_CallFunction(c->minute_cb, "ssi", first, last, span);
     if (value == NULL) return -1;
     *out = NAN;
     if (value != Py_None) {
@@ -885,10 +950,48 @@ static int ask_epoch(Core *c, const char *line, const char *first, const char *l
     return 0;
 }
 
+/* ISO 8601: the year is written and a zone may be, so only a time zone
+ * change without a written zone breaks an hour (then Python takes the file). */
+static int iso_epoch(Core *c, const LineResult *r, double *epoch) {
+    const char *zone = r->line + r->zone_off;
+    int index = -1;
+    for (int i = 0; i < c->nzones; i++)
+        if (strlen(c->zones[i]) == r->zone_len && memcmp(c->zones[i], zone, r->zone_len) == 0)
+            index = i;
+    if (index < 0) {
+        if (c->nzones == MAX_ZONES) {
+            PyErr_SetString(Unsupported, "too many time zone spellings");
+            return -1;
+        }
+        index = c->nzones++;
+        memcpy(c->zones[index], zone, r->zone_len);
+        c->zones[index][r->zone_len] = 0;
+        c->iso_hours[index] = malloc(sizeof(double) * ISO_HOURS);
+        if (c->iso_hours[index] == NULL) return PyErr_NoMemory(), -1;
+        for (int i = 0; i < ISO_HOURS; i++) c->iso_hours[index][i] = NAN;
+    }
+    int hour = r->minute / 60, minute = r->minute % 60;
+    double base = c->iso_hours[index][hour];
+    if (isnan(base)) {
+        char first[32], last[32];
+        snprintf(first, sizeof first, "%.13s:00:00%s", r->line, c->zones[index]);
+        snprintf(last, sizeof last, "%.13s:59:59%s", r->line, c->zones[index]);
+        if (ask_epoch(c, first, last, 3599, &base) < 0) return -1;
+        if (isnan(base)) {
+            PyErr_SetString(Unsupported, "an hour that does not convert one for one");
+            return -1;
+        }
+        c->iso_hours[index][hour] = base;
+    }
+    *epoch = base + 60.0 * minute + r->second;
+    return 0;
+}
+
 /* The epoch of a line's timestamp: by hour when the whole hour converts one
  * for one (a time zone change or a year guess inside it would show as a jump
  * between its ends), else by minute, else the Python matcher takes the file. */
 static int epoch_of(Core *c, const LineResult *r, double *epoch) {
+    if (r->iso) return iso_epoch(c, r, epoch);
     int hour = r->minute / 60, minute = r->minute % 60;
     double base = c->hours[hour];
     char hh[9], mm[9];
@@ -897,7 +1000,10 @@ static int epoch_of(Core *c, const LineResult *r, double *epoch) {
         memcpy(hh + 2, ":00:00", 7);
         memcpy(mm, r->line + 7, 2);
         memcpy(mm + 2, ":59:59", 7);
-        if (ask_epoch(c, r->line, hh, mm, 3599, &base) < 0) return -1;
+        char first[DATE_LEN + 1], last[DATE_LEN + 1];
+        snprintf(first, sizeof first, "%.7s%s", r->line, hh);
+        snprintf(last, sizeof last, "%.7s%s", r->line, mm);
+        if (ask_epoch(c, first, last, 3599, &base) < 0) return -1;
         c->hours[hour] = base = isnan(base) ? INFINITY : base;
     }
     if (!isinf(base)) {
@@ -910,7 +1016,10 @@ static int epoch_of(Core *c, const LineResult *r, double *epoch) {
         memcpy(hh + 6, "00", 3);
         memcpy(mm, r->line + 7, 6);
         memcpy(mm + 6, "59", 3);
-        if (ask_epoch(c, r->line, hh, mm, 59, &base) < 0) return -1;
+        char first[DATE_LEN + 1], last[DATE_LEN + 1];
+        snprintf(first, sizeof first, "%.7s%s", r->line, hh);
+        snprintf(last, sizeof last, "%.7s%s", r->line, mm);
+        if (ask_epoch(c, first, last, 59, &base) < 0) return -1;
         if (isnan(base)) {
             PyErr_SetString(Unsupported, "a timestamp the minute rule cannot convert");
             return -1;
@@ -937,9 +1046,9 @@ static int consume(Core *c, Worker *w, int64_t base) {
         Span *fields = w->spans + i * (size_t)c->nfields;
         int64_t lineno = base + r->lineno;
         if (r->kind == K_SEQ) { /* the cut text needs a copy ending with '\n' */
-            size_t n = r->len - DATE_LEN;
+            size_t n = r->len - r->date_len;
             if (ensure_scratch(c, n + 2) < 0) return PyErr_NoMemory(), -1;
-            memcpy(c->scratch, r->line + DATE_LEN, n);
+            memcpy(c->scratch, r->line + r->date_len, n);
             c->scratch[n] = '\n';
             const char *reason = NULL;
             int kind = match_text(c, c->scratch, n + 1, &c->md, local, &r->index, &reason);
@@ -1022,6 +1131,7 @@ static void Core_dealloc(Core *c) {
     free(c->chain);
     free(c->pairs_seen);
     free(c->minutes);
+    for (int i = 0; i < MAX_ZONES; i++) free(c->iso_hours[i]);
     free(c->hours);
     for (size_t i = 0; i < c->hosts.cap; i++) free(c->hosts.slots[i].text);
     free(c->hosts.slots);
