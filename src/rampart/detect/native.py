@@ -16,6 +16,7 @@ way (a non-ASCII or control byte, no leading ``Mon dd HH:MM:SS``), and the
 caller then scans the file with the Python matcher.
 """
 
+import importlib
 import os
 import re
 import socket
@@ -32,11 +33,13 @@ from rampart.detect.prefilter import MIN_LITERAL
 from rampart.detect.regex import FilterRegex
 
 _native: ModuleType | None
+LOAD_ERROR: str | None = None
 try:
-    from rampart.detect import _native  # type: ignore[attr-defined, no-redef]
-
-    LOAD_ERROR: str | None = None
-except ImportError as error:  # not built (no compiler) or libpcre2-8 missing
+    _native = importlib.import_module("rampart.detect._native")
+except ModuleNotFoundError:
+    _native = None
+    LOAD_ERROR = "not built (no C compiler or Python headers when rampart was installed)"
+except ImportError as error:  # built, but libpcre2-8.so.0 is missing
     _native = None
     LOAD_ERROR = str(error)
 
@@ -259,7 +262,7 @@ def scan_file_native(
 ) -> NativeResult:
     """Scan ``path`` with the native core, or raise :class:`NotNative` saying why not."""
     if _native is None:
-        raise NotNative(f"the native core is not built ({LOAD_ERROR})")
+        raise NotNative(f"native core unavailable: {LOAD_ERROR}")
     if not available():
         raise NotNative(f"{ENV_SWITCH}=0")
     check_dates(compiled)
