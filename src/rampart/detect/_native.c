@@ -2,12 +2,13 @@
  *
  * Why: in CPython the Python work per line (slicing, calls, dicts) costs more
  * than the regexes themselves. This core reads a whole log with read(2),
- * finds candidate lines by the filter's needles, cuts the syslog timestamp,
+ * finds candidate lines by the filter's needles, cuts the leading timestamp,
  * runs the prefregex and failregexes with PCRE2's JIT and keeps Fail2ban's
  * connection (MLFID) bookkeeping, so Python only sees the totals and the
  * failures. It handles exactly the lines it understands (printable ASCII
- * with a leading "Mon dd HH:MM:SS"); on anything else it raises Unsupported
- * and the caller runs the pure-Python matcher, the reference, instead.
+ * starting with "Mon dd HH:MM:SS" or an ISO 8601 time); on anything else it
+ * raises Unsupported and the caller runs the pure-Python matcher, the
+ * reference, instead.
  *
  * PCRE2 is loaded with dlopen from the runtime library every Debian has
  * (libpcre2-8.so.0): no -dev package is needed to build this file.
@@ -34,7 +35,6 @@ typedef struct pcre2_real_compile_context_8 pcre2_compile_context;
 typedef size_t PCRE2_SIZE;
 typedef const unsigned char *PCRE2_SPTR;
 #define P2_ANCHORED 0x80000000u
-#define P2_NO_UTF_CHECK 0x40000000u
 #define P2_JIT_COMPLETE 0x00000001u
 #define P2_NEWLINE_LF 2u
 #define P2_ERROR_NOMATCH (-1)
