@@ -57,7 +57,9 @@ class Run:
     stderr: Path
 
 
-def run_measured(name: str, argv: list[str], ok_codes: tuple[int, ...] = (0,)) -> Run:
+def run_measured(
+    name: str, argv: list[str], ok_codes: tuple[int, ...] = (0,), env: dict[str, str] | None = None
+) -> Run:
     """Run ``argv`` with output to files; wall time and peak RSS of that child only.
 
     ``os.wait4`` returns the rusage of exactly this child (and of any
@@ -71,7 +73,12 @@ def run_measured(name: str, argv: list[str], ok_codes: tuple[int, ...] = (0,)) -
         began = time.perf_counter()
         try:
             proc = subprocess.Popen(
-                argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=ROOT
+                argv,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                cwd=ROOT,
+                env={**os.environ, **env} if env else None,
             )
         except OSError as exc:
             raise BenchError(f"{name}: cannot start {argv[0]}: {exc.strerror}") from exc
@@ -264,6 +271,14 @@ def summary_matched(path: Path) -> int | None:
     return None
 
 
+def read_engine(path: Path) -> str | None:
+    """The matcher rampart says it used ("native", or "python (not native: why)")."""
+    for line in path.read_text(errors="replace").splitlines():
+        if line.startswith("Engine: "):
+            return line.removeprefix("Engine: ")
+    return None
+
+
 def row(name: str, lines: int, run: Run | None) -> str:
     if run is None:
         return f"{name:<10} {lines:>10,} {'-':>9} {'-':>8} {'-':>10} {'-':>13}"
@@ -299,6 +314,11 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=1,
         help="time each tool N times, alternating, and keep the fastest",
+    )
+    parser.add_argument(
+        "--with-python",
+        action="store_true",
+        help="also time rampart's pure-Python matcher (RAMPART_NATIVE=0), for the record",
     )
     parser.add_argument(
         "--hosts-only",
@@ -353,6 +373,18 @@ def main(argv: list[str] | None = None) -> int:
                 print(row("rampart", lines, r), flush=True)
                 ram_sum = r if ram_sum is None or r.seconds < ram_sum.seconds else ram_sum
         assert f2b_sum is not None
+        engine = read_engine(ram_sum.stdout) if ram_sum is not None else None
+        if engine is not None:
+            print(f"rampart engine: {engine}", flush=True)
+        if ram is not None and args.with_python:
+            r = run_measured(
+                "rampart-python",
+                [*ram, "ban", "test", str(log), str(F2B_FILTER)],
+                ok_codes=(0, 1),
+                env={"RAMPART_NATIVE": "0"},
+            )
+            runs.append(r)
+            print(row("python", lines, r), flush=True)
 
         # Correctness runs: one line per failure from each tool (also timed, for the record).
         f2b_list = run_measured(
@@ -409,10 +441,12 @@ def main(argv: list[str] | None = None) -> int:
     if ram_sum is not None:
         ratios = {
             "speed": f2b_sum.seconds / ram_sum.seconds,
+            "cpu_speed": f2b_sum.cpu_seconds / max(ram_sum.cpu_seconds, 1e-9),
             "memory": ram_sum.peak_rss_mib / f2b_sum.peak_rss_mib,
         }
         print(
-            f"rampart/fail2ban: speed x{ratios['speed']:.2f} (higher is better), "
+            f"rampart/fail2ban: speed x{ratios['speed']:.2f} (higher is better; "
+            f"x{ratios['cpu_speed']:.2f} in CPU seconds), "
             f"memory x{ratios['memory']:.2f} (lower is better)"
         )
     print(
@@ -430,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_before": load,
         },
         "fail2ban_version": f2b_version,
+        "rampart_engine": engine if ram is not None else None,
         "log": {"path": str(log.relative_to(ROOT)), "seed": args.seed, **facts},
         "runs": [
             {

@@ -244,6 +244,10 @@ def _print_summary(
         f"{report.missed} missed [{report.seconds:.2f} s, {rate:,.0f} lines/s]\n"
     )
     out.write(f"Failures: {report.failures} from {len(report.hosts)} hosts\n")
+    engine = report.engine
+    if report.fallback_reason:
+        engine += f" (not native: {report.fallback_reason})"
+    out.write(f"Engine: {engine}\n")
     if report.regex_hits:
         out.write("\nFailregex hits:\n")
         for index, regex in enumerate(compiled.failregex):

@@ -50,6 +50,11 @@ class CombinedRegex:
         self.pattern = pattern
         self._branches = tuple(branches)
 
+    @property
+    def branches(self) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+        """Per failregex: its capture names in the combined pattern, and as written."""
+        return self._branches
+
     def first(self, text: str) -> tuple[int, dict[str, Any]] | None:
         """Index of the first failregex matching ``text`` and its raw named groups."""
         match = self.pattern.match(text)

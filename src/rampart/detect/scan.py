@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rampart.detect.matcher import Failure, Filter, LineMatcher, Outcome
+from rampart.detect.native import NativeResult, NotNative, scan_file_native
 from rampart.detect.prefilter import candidate_line_starts, fewer_needles
 from rampart.sources.replay import read_blocks, read_lines, split_block
 from rampart.sources.types import LogLine
@@ -32,6 +33,9 @@ class ScanReport:
     hosts: Counter[str] = field(default_factory=Counter)
     regex_hits: Counter[int] = field(default_factory=Counter)
     seconds: float = 0.0
+    #: Which matcher ran: "native" (the C core) or "python"; why not native, if not.
+    engine: str = "python"
+    fallback_reason: str | None = None
 
     def count(self, outcome: Outcome, failures: list[Failure]) -> None:
         if outcome is Outcome.MATCHED:
@@ -79,12 +83,64 @@ def scan_file(
     now: Callable[[], float] = time.time,
     default_tz: str | None = None,
     skip_comments: bool = True,
+    native: bool | None = None,
 ) -> ScanReport:
     """:func:`scan_lines` over a file, skipping lines the filter's needles rule out.
 
     The result is the same as matching every line (see :mod:`prefilter`);
     only the lines that hold a needle are split out of the block and matched.
+    ``native``: None uses the C core when it can give the same result (see
+    :mod:`rampart.detect.native`), True insists on it (``NotNative`` if it
+    cannot), False never uses it.
     """
+    reason = None
+    if native is not False:
+        started = time.perf_counter()
+        try:
+            result = scan_file_native(
+                compiled,
+                path,
+                want_failures=on_failure is not None,
+                now=now,
+                default_tz=default_tz,
+                skip_comments=skip_comments,
+            )
+        except NotNative as error:
+            if native:
+                raise
+            reason = str(error)
+        else:
+            return _from_native(result, on_failure, started)
+    report = _scan_file_python(compiled, path, on_failure, now, default_tz, skip_comments)
+    report.fallback_reason = reason
+    return report
+
+
+def _from_native(
+    result: NativeResult, on_failure: Callable[[Failure], object] | None, started: float
+) -> ScanReport:
+    if on_failure is not None:
+        for failure in result.failures():
+            on_failure(failure)
+    report = ScanReport(
+        lines=result.lines,
+        matched=result.matched,
+        ignored=result.ignored,
+        hosts=Counter(result.hosts),
+        regex_hits=Counter(result.regex_hits),
+        engine="native",
+    )
+    return _finish(report, started)
+
+
+def _scan_file_python(
+    compiled: Filter,
+    path: Path,
+    on_failure: Callable[[Failure], object] | None,
+    now: Callable[[], float],
+    default_tz: str | None,
+    skip_comments: bool,
+) -> ScanReport:
     needles = compiled.needles
     if needles is None:
         return scan_lines(
@@ -159,6 +215,7 @@ def scan_log(
     on_failure: Callable[[Failure], object] | None = None,
     now: Callable[[], float] = time.time,
     default_tz: str | None = None,
+    native: bool | None = None,
 ) -> ScanReport:
     """Scan ``log`` as fail2ban-regex takes it: a file's path, or one log line.
 
@@ -168,7 +225,9 @@ def scan_log(
     """
     path = Path(log)
     if path.is_file() or looks_like_path(log):
-        return scan_file(compiled, path, on_failure=on_failure, now=now, default_tz=default_tz)
+        return scan_file(
+            compiled, path, on_failure=on_failure, now=now, default_tz=default_tz, native=native
+        )
     line = LogLine(1, log.rstrip("\r\n"))
     return scan_lines(compiled, [line], on_failure=on_failure, now=now, default_tz=default_tz)
 

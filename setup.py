@@ -1,0 +1,20 @@
+"""Build the optional native line loop (rampart.detect._native).
+
+Everything else is in pyproject.toml. The extension is optional: without a C
+compiler the install still succeeds and ``rampart ban test`` uses the
+pure-Python matcher (slower, same results).
+"""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "rampart.detect._native",
+            ["src/rampart/detect/_native.c"],
+            extra_compile_args=["-O2", "-fvisibility=hidden"],
+            libraries=["dl", "pthread"],
+            optional=True,
+        )
+    ]
+)
