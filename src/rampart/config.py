@@ -376,6 +376,8 @@ class HidsSettings(_Section):
     """Events at or above this level are alerts (OSSEC's ``log_alert_level``)."""
     logs: tuple[str, ...] = ()
     """Log files or globs ``rampart watch`` runs through the rules; ``journal`` for journald."""
+    rootcheck_interval: Duration = 43200.0
+    """How often ``rampart watch`` runs the rootkit checks while the HIDS is on (0: never)."""
 
     @field_validator("logs", mode="before")
     @classmethod

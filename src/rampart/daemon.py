@@ -53,6 +53,8 @@ QUEUE_BATCHES = 16
 SAVE_INTERVAL = 1.0
 #: How often expired bans are purged from the store and lifted where the kernel cannot.
 EXPIRY_INTERVAL = 30.0
+#: The first rootkit check waits this long after the start (then [hids] rootcheck_interval).
+ROOTCHECK_FIRST_DELAY = 300.0
 
 
 class WatchError(RampartError):
@@ -85,6 +87,17 @@ class _LinesBatch:
     position: dict[str, Any] | None
     journal: bool = False
     when: float | None = None
+
+
+@dataclass
+class _EventsBatch:
+    """Events of a detector that is not a log (rootkit checks, file integrity)."""
+
+    events: list[Event]
+    source: str
+
+
+_AnyBatch = _Batch | _LinesBatch | _EventsBatch
 
 
 @dataclass
@@ -141,7 +154,7 @@ class Watcher:
         self.use_inotify = use_inotify
         _, self._positions_path, self._status_path = state_paths(settings)
         self._positions: dict[str, Any] = _read_json(self._positions_path)
-        self._queue: queue.Queue[_Batch | _LinesBatch] = queue.Queue(maxsize=QUEUE_BATCHES)
+        self._queue: queue.Queue[_AnyBatch] = queue.Queue(maxsize=QUEUE_BATCHES)
         self._threads: list[threading.Thread] = []
         self._readers_stop = threading.Event()
         self._errors: queue.Queue[BaseException] = queue.Queue()
@@ -158,6 +171,7 @@ class Watcher:
             self.jails[name] = JailState(name, jail, compiled, counter)
         self.hids: LogRules | None = None
         self.hids_sources: list[str] = []
+        self._detectors: list[str] = []
         self.reload_requested = threading.Event()
         if settings.hids.logs:
             hids = settings.hids
@@ -185,6 +199,10 @@ class Watcher:
             self._start_hids_sources(self.settings.hids.logs)
         if self.alerts is not None:
             self.alerts.start()
+            interval = self.settings.hids.rootcheck_interval
+            if interval > 0:
+                first = min(interval, ROOTCHECK_FIRST_DELAY)
+                self._spawn_periodic("rootcheck", first, interval, _rootcheck)
         return restored
 
     def restore(self) -> int:
@@ -238,6 +256,28 @@ class Watcher:
         thread = threading.Thread(
             target=self._guarded, args=(target, source, arg), name=source, daemon=True
         )
+        self._threads.append(thread)
+        thread.start()
+
+    def _spawn_periodic(
+        self, source: str, first: float, interval: float, detect: Callable[[], list[Event]]
+    ) -> None:
+        """Run ``detect`` after ``first`` seconds, then every ``interval``, in its own thread."""
+
+        def periodic() -> None:
+            wait = first
+            while not self._readers_stop.wait(wait):
+                try:
+                    events = detect()
+                except RampartError as error:  # one line; tried again next time
+                    log.error("%s: %s", source, error)
+                    events = []
+                if events and not self._put(_EventsBatch(events, source)):
+                    return
+                wait = interval
+
+        self._detectors.append(source)
+        thread = threading.Thread(target=self._guarded, args=(periodic,), name=source, daemon=True)
         self._threads.append(thread)
         thread.start()
 
@@ -343,7 +383,7 @@ class Watcher:
                 if not self._put(batch):
                     return
 
-    def _put(self, batch: "_Batch | _LinesBatch") -> bool:
+    def _put(self, batch: "_AnyBatch") -> bool:
         """Queue ``batch``, waiting while the queue is full; False once the daemon stops."""
         while not self._readers_stop.is_set():
             try:
@@ -381,7 +421,7 @@ class Watcher:
         finally:
             self.close()
 
-    def _next_batches(self, timeout: float) -> "list[_Batch | _LinesBatch]":
+    def _next_batches(self, timeout: float) -> "list[_AnyBatch]":
         try:
             batches = [self._queue.get(timeout=timeout)]
         except queue.Empty:
@@ -392,7 +432,7 @@ class Watcher:
             except queue.Empty:
                 return batches
 
-    def handle(self, batches: "Sequence[_Batch | _LinesBatch]") -> list[Ban]:
+    def handle(self, batches: "Sequence[_AnyBatch]") -> list[Ban]:
         """Count the failures of ``batches``; store and apply the bans they call for.
 
         Batches of HIDS lines go through the log rules (their events to ``on_event``).
@@ -400,6 +440,11 @@ class Watcher:
         now = self.clock()
         bans: dict[object, Ban] = {}
         for batch in batches:
+            if isinstance(batch, _EventsBatch):
+                if self.alerts is not None:
+                    for event in batch.events:
+                        self.alerts.publish(event)
+                continue
             if isinstance(batch, _LinesBatch):
                 if self.hids is not None:
                     self.hids.feed(
@@ -522,6 +567,7 @@ class Watcher:
                 "sources": self.hids_sources,
                 "lines": self.hids.lines,
                 "events": self.hids.events,
+                "detectors": self._detectors,
             },
             "alerts": None
             if self.alerts is None
@@ -535,14 +581,31 @@ class Watcher:
             thread.join(timeout=5)
         leftovers = self._next_batches(timeout=0)
         # Failures after a source's last saved position are read again at the next
-        # start: handling them now as well would count them twice.
-        complete = {b.source: index for index, b in enumerate(leftovers) if b.position}
-        kept = [b for index, b in enumerate(leftovers) if index <= complete.get(b.source, -1)]
+        # start: handling them now as well would count them twice. Events of other
+        # detectors are found only once: they are always handled.
+        complete = {
+            b.source: index
+            for index, b in enumerate(leftovers)
+            if not isinstance(b, _EventsBatch) and b.position
+        }
+        kept = [
+            b
+            for index, b in enumerate(leftovers)
+            if isinstance(b, _EventsBatch) or index <= complete.get(b.source, -1)
+        ]
         if kept:
             self.handle(kept)
         if self.alerts is not None:
             self.alerts.close()
         self.save()
+
+
+def _rootcheck() -> list[Event]:
+    """Every rootkit check of this host (``rampart rootcheck``), as events."""
+    from rampart.hids.rootcheck import DEFAULT_INDICATORS, Scan, choose_checks, run_checks
+
+    root = Path("/")
+    return run_checks(Scan(root=root, indicators=DEFAULT_INDICATORS), choose_checks(None, root))
 
 
 def _location(source: str) -> str:

@@ -194,3 +194,30 @@ def test_a_rule_naming_an_undefined_response_stops_the_start(
     with pytest.raises(WatchError, match=r"\['block'\]"):
         Watcher(settings, backend=make_backend("log"), store=BanStore(tmp_path / "b.db"),
                 guard=Guard(protect_ssh_sessions=False))  # fmt: skip
+
+
+def test_the_periodic_rootkit_check_stores_its_findings(
+    tmp_path: Path, rules: Path, receiver: Receiver, script: Path, running: list[Running]
+) -> None:
+    """A set-user-ID file planted in /var/tmp is found by the daemon's own rootcheck round."""
+    planted = Path("/var/tmp") / f"rampart-test-suid-{tmp_path.name}"
+    planted.write_bytes(b"#!/bin/sh\n")
+    planted.chmod(0o4755)
+    try:
+        log = tmp_path / "auth.log"
+        log.write_text("")
+        settings = settings_for(tmp_path, log, rules, alerts_config(receiver, script))
+        settings = settings.model_copy(
+            update={"hids": settings.hids.model_copy(update={"rootcheck_interval": 0.1})}
+        )
+        running.append(Running(settings))
+
+        def found() -> bool:
+            with AlertStore.in_state_dir(settings.state_dir) as alerts:
+                return any(
+                    a.event.rule_id == 515 and a.event.log == str(planted) for a in alerts.alerts()
+                )
+
+        wait_until(found, timeout=120)
+    finally:
+        planted.unlink()
