@@ -175,30 +175,36 @@ def run_replay(args: argparse.Namespace) -> int:
 
     engine = _engine(args)
     location = str(args.file)
-    judge, floor = engine.judge, engine.alert_level
+    floor = engine.alert_level
     show, as_json = not args.summary_only, args.json
     hits: list[int] = []
     events: list[dict[str, Any]] = []
     lines = 0
     started = time.monotonic()
     write = sys.stdout.write
+    stamps: dict[int, str] = {}
     for block in read_blocks(args.file):
         texts = split_block(block)
         lines += len(texts)
+        found = engine.alerts(texts)
+        hits += [rule.id for _, rule, _, _ in found]
+        if not show:
+            continue
+        if as_json:
+            events += [
+                event_record(engine.event(rule, fields, stamp, location, text))
+                for text, rule, fields, stamp in found
+            ]
+            continue
         shown: list[str] = []
-        for text in texts:
-            rule, fields, stamp = judge(text)
-            if rule is None or rule.level < floor:
-                continue
-            hits.append(rule.id)
-            if not show:
-                continue
-            if as_json:
-                events.append(event_record(engine.event(rule, fields, stamp, location, text)))
-            else:
-                shown.append(
-                    f"{_iso(stamp)} level {rule.level:>2} rule {rule.id}: {rule.describe(fields)}\n"
-                )
+        for _, rule, fields, stamp in found:
+            second = int(stamp)
+            when = stamps.get(second)
+            if when is None:
+                if len(stamps) > 4096:
+                    stamps.clear()
+                when = stamps[second] = _iso_second(second)
+            shown.append(f"{when} level {rule.level:>2} rule {rule.id}: {rule.describe(fields)}\n")
         if shown:
             write("".join(shown))
     seconds = time.monotonic() - started

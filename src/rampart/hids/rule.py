@@ -131,6 +131,9 @@ def _static_test(rule: Rule) -> "Callable[[str, Fields], bool] | None":
         return None
     if len(tests) == 1:
         return tests[0]
+    if len(tests) == 2:
+        first, second = tests
+        return lambda message, fields: first(message, fields) and second(message, fields)
     every = tuple(tests)
     return lambda message, fields: all(test(message, fields) for test in every)
 
@@ -146,7 +149,13 @@ def _any_text(texts: tuple[str, ...]) -> "Callable[[str, Fields], bool]":
     if len(texts) == 3:
         one, two, three = texts
         return lambda message, _fields: one in message or two in message or three in message
-    return lambda message, _fields: any(text in message for text in texts)
+    if len(texts) == 4:
+        one, two, three, four = texts
+        return lambda message, _fields: (
+            one in message or two in message or three in message or four in message
+        )
+    search = re.compile("|".join(map(re.escape, texts))).search
+    return lambda message, _fields: search(message) is not None
 
 
 def _field_test(name: str, test: "Callable[[str], bool]") -> "Callable[[str, Fields], bool]":
