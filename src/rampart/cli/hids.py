@@ -182,7 +182,8 @@ def run_replay(args: argparse.Namespace) -> int:
     lines = 0
     started = time.monotonic()
     write = sys.stdout.write
-    stamps: dict[int, str] = {}
+    stamps: dict[int, str] = {}  # an alert's second, in ISO-8601
+    labels: dict[int, str] = {}  # a rule's level and id as printed
     for block in read_blocks(args.file):
         texts = split_block(block)
         lines += len(texts)
@@ -204,7 +205,10 @@ def run_replay(args: argparse.Namespace) -> int:
                 if len(stamps) > 4096:
                     stamps.clear()
                 when = stamps[second] = _iso_second(second)
-            shown.append(f"{when} level {rule.level:>2} rule {rule.id}: {rule.describe(fields)}\n")
+            label = labels.get(rule.id)
+            if label is None:
+                label = labels[rule.id] = f" level {rule.level:>2} rule {rule.id}: "
+            shown.append(when + label + rule.describe(fields) + "\n")
         if shown:
             write("".join(shown))
     seconds = time.monotonic() - started

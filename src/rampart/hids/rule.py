@@ -181,17 +181,25 @@ def _networks(items: Sequence[str], where: str) -> tuple[tuple[Network, ...], tu
 
 
 def _describer(template: str) -> Callable[[Mapping[str, str | None]], str]:
-    """A function quoting fields into ``template`` (``$(srcip)`` or ``{srcip}``; missing: ``-``)."""
+    """A function quoting fields into ``template`` (``$(srcip)`` or ``{srcip}``; missing: ``-``).
+
+    Built as one ``%`` format with the field names unrolled: replay calls it per alert.
+    """
     if not _QUOTED.search(template):
         return lambda _fields: template
     pieces = _QUOTED.split(template)  # text, name, name, text, name, name, text ...
-    parts: list[tuple[bool, str]] = []
+    texts: list[str] = []
+    names: list[str] = []
     for index in range(0, len(pieces), 3):
-        parts.append((False, pieces[index]))
+        texts.append(pieces[index].replace("%", "%%"))
         if index + 2 < len(pieces):
-            parts.append((True, pieces[index + 1] or pieces[index + 2]))
-
-    def describe(fields: Mapping[str, str | None]) -> str:
-        return "".join((fields.get(text) or "-") if quoted else text for quoted, text in parts)
-
-    return describe
+            names.append(pieces[index + 1] or pieces[index + 2])
+    form = "%s".join(texts)
+    if len(names) == 1:
+        (one,) = names
+        return lambda fields: form % (fields.get(one) or "-",)
+    if len(names) == 2:
+        one, two = names
+        return lambda fields: form % (fields.get(one) or "-", fields.get(two) or "-")
+    every = tuple(names)
+    return lambda fields: form % tuple(fields.get(name) or "-" for name in every)
