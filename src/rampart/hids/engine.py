@@ -211,15 +211,19 @@ class LogEngine:
                 node = decoder
                 while node.children:
                     for child in node.children:
-                        prefix, needle = child.prefix, child.needle
+                        prefix = child.prefix
                         if prefix is not None and not message.startswith(prefix):
                             continue
+                        needle = child.needle
                         if needle is not None and needle not in message:
                             continue
-                        more = child.take(message)
+                        more = child.rest(message)
                         if more is not None:
                             if more:
-                                fields.update(more)
+                                if fields:
+                                    fields.update(more)
+                                else:
+                                    fields = more
                             node = child
                             break
                     else:

@@ -14,7 +14,7 @@ _QUOTED = re.compile(r"\$\((\w+)\)|\{(\w+)\}")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Rule:
     """A compiled rule; ``children`` are tried, in order, once it matched."""
 
