@@ -103,17 +103,18 @@ class SyslogParser:
         for line in lines:
             if len(line) > limit:
                 line = line[:limit]
-            found = match(line) if line[:1].isalpha() else None
+            found = match(line)  # fails at once on a line that starts with no capital
             if found is not None:
-                _mon, _day, hms, _host, program, _pid = found.groups()
-                base = minutes.get(line[: found.end(3) - 3])
+                end = found.end(3)
+                base = minutes.get(line[: end - 3])
                 if base is None:
                     base = self._minute(found)
                 if base is not None:
+                    program = found.group(5)
                     if program is None:
-                        yield base + int(hms[6:8]), "", line[found.end(4) + 1 :]
+                        yield base + int(line[end - 2 : end]), "", line[found.end(4) + 1 :]
                     else:
-                        yield base + int(hms[6:8]), program, line[found.end() :]
+                        yield base + int(line[end - 2 : end]), program, line[found.end() :]
                     continue
             header = parse(line)
             yield header.time, header.program, header.message
