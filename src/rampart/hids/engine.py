@@ -27,8 +27,11 @@ from rampart.hids.syslog import Header, SyslogParser
 
 MAX_LINE = 16 * 1024
 DEFAULT_ALERT_LEVEL = 3
-#: Verdicts kept for messages that repeat (see ``LogEngine._run``).
+#: Verdicts kept for messages that repeat (see ``LogEngine._verdict``).
 SETTLED_LINES = 8192
+
+Seen = tuple["Decoder | None", "Fields", "Rule | None", bool]
+"""A message's decoder, fields and rule, and whether that rule needed no state (settled)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +64,7 @@ class LogEngine:
         self._parser = SyslogParser()
         self._parse = self._parser.parse
         self._state = Correlation()
-        self._settled: dict[tuple[str, str], tuple[Decoder | None, Fields, Rule | None]] = {}
+        self._seen: dict[tuple[str, str], Seen] = {}
         self._root_cache: dict[tuple[str | None, str | None], list[Rule]] = {}
         self._order = {rule.id: index for index, rule in enumerate(ruleset.rules.values())}
         self._roots_by_decoder: dict[str, list[Rule]] = {}
@@ -118,27 +121,39 @@ class LogEngine:
     def _run(
         self, line: str, journal: bool, when: float | None
     ) -> tuple[Header, Decoder | None, Fields, Rule | None, float]:
-        """The three phases, skipped for a message whose verdict is already known.
-
-        A message seen before whose verdict needed no state (no frequency rule,
-        quiet period or source network on its way) is not judged again: cron's
-        and sudo's session lines repeat word for word all day.
-        """
+        """The three phases, skipped for a message whose verdict is already known."""
         header = self._parse(line, journal=journal)
         stamp = header.time
         if stamp is None:
             stamp = when if when is not None else self.clock()
         key = (header.program, header.message)
-        known = self._settled.get(key)
-        if known is not None:
+        known = self._seen.get(key)
+        if known is not None and known[3]:
             return header, known[0], known[1], known[2], stamp
-        decoder, fields = self._decode(header.program, header.message)
-        rule, settled = self._judge(header.program, header.message, decoder, fields, stamp)
-        if settled:
-            if len(self._settled) >= SETTLED_LINES:
-                self._settled.clear()
-            self._settled[key] = (decoder, fields, rule)
+        decoder, fields, rule = self._verdict(key, known, stamp)
         return header, decoder, fields, rule, stamp
+
+    def _verdict(
+        self, key: tuple[str, str], known: "Seen | None", stamp: float
+    ) -> tuple[Decoder | None, Fields, Rule | None]:
+        """Decode (unless done before: it needs no state) and judge a message not settled.
+
+        A message seen before whose verdict needed no state (no frequency rule,
+        quiet period or source network on its way) is not judged again: cron's
+        and sudo's session lines repeat word for word all day. One that did
+        need state is judged each time, on the fields decoded the first time.
+        """
+        program, message = key
+        if known is None:
+            decoder, fields = self._decode(program, message)
+        else:
+            decoder, fields = known[0], known[1]
+        rule, settled = self._judge(program, message, decoder, fields, stamp)
+        if known is None:
+            if len(self._seen) >= SETTLED_LINES:
+                self._seen.clear()
+            self._seen[key] = (decoder, fields, rule, settled)
+        return decoder, fields, rule
 
     def judge(
         self, line: str, *, journal: bool = False, when: float | None = None
@@ -160,24 +175,18 @@ class LogEngine:
         state, written out as one loop (``hids replay``'s hot path: no Header,
         no call per line for the common rsyslog line or a settled message).
         """
-        settled, clock, floor = self._settled, self.clock, self.alert_level
-        decode, judge = self._decode, self._judge
+        seen, clock, floor, verdict = self._seen, self.clock, self.alert_level, self._verdict
         found: list[tuple[str, Rule, Fields, float]] = []
         heads = self._parser.heads(lines, MAX_LINE)
         for line, (stamp, program, message) in zip(lines, heads, strict=True):
             if stamp is None:
                 stamp = clock()
             key = (program, message)
-            known = settled.get(key)
-            if known is not None:
-                _, fields, rule = known
+            known = seen.get(key)
+            if known is not None and known[3]:
+                fields, rule = known[1], known[2]
             else:
-                decoder, fields = decode(program, message)
-                rule, still = judge(program, message, decoder, fields, stamp)
-                if still:
-                    if len(settled) >= SETTLED_LINES:
-                        settled.clear()
-                    settled[key] = (decoder, fields, rule)
+                _, fields, rule = verdict(key, known, stamp)
             if rule is not None and rule.level >= floor:
                 found.append((line, rule, fields, stamp))
         return found
