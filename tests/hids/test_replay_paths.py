@@ -1,10 +1,11 @@
 """``hids replay``'s block loop (``LogEngine.alerts``) against the line-by-line path.
 
-The replay command judges whole blocks with the syslog header read inline;
-``judge``/``analyse`` (logtest, the daemon) go through ``SyslogParser.parse``
-and a Header per line. Both must find the same rule, fields and time for
-every line, with the same correlation state, on a generated log that holds
-every shipped sample plus the odd shapes (long lines, bad dates, no program).
+The replay command judges whole blocks with the syslog header read inline
+and repeated messages remembered; ``judge`` with nothing remembered goes
+through ``SyslogParser.parse``, a Header, decoding and the rule walk for
+every line. Both must find the same rule, fields and time for every line,
+with the same correlation state, on a generated log that holds every
+shipped sample plus the odd shapes (long lines, bad dates, no program).
 """
 
 import json
@@ -53,7 +54,8 @@ def generated_log(seed: int, rounds: int = 12) -> list[str]:
 
 
 def _line_by_line(ruleset: RuleSet, log: list[str], level: int) -> list[tuple[Any, ...]]:
-    engine = LogEngine(ruleset, alert_level=level, clock=lambda: 1e9)
+    """The plain path: a Header per line, every line decoded and judged (nothing remembered)."""
+    engine = LogEngine(ruleset, alert_level=level, clock=lambda: 1e9, remember=0)
     found = []
     for line in log:
         rule, fields, stamp = engine.judge(line)

@@ -27,8 +27,8 @@ from rampart.hids.syslog import Header, SyslogParser
 
 MAX_LINE = 16 * 1024
 DEFAULT_ALERT_LEVEL = 3
-#: Verdicts kept for messages that repeat (see ``LogEngine._verdict``).
-SETTLED_LINES = 8192
+#: Messages whose decoding (and verdict, once settled) is kept (see ``LogEngine._verdict``).
+SEEN_MESSAGES = 8192
 
 Seen = tuple["Decoder | None", "Fields", "Rule | None", bool]
 """A message's decoder, fields and rule, and whether that rule needed no state (settled)."""
@@ -57,7 +57,9 @@ class LogEngine:
         *,
         alert_level: int = DEFAULT_ALERT_LEVEL,
         clock: Callable[[], float] = time.time,
+        remember: int = SEEN_MESSAGES,
     ) -> None:
+        """``remember``: messages whose decoding and settled verdict are kept (0: none)."""
         self.ruleset = ruleset
         self.alert_level = max(1, alert_level)
         self.clock = clock
@@ -65,6 +67,7 @@ class LogEngine:
         self._parse = self._parser.parse
         self._state = Correlation()
         self._seen: dict[tuple[str, str], Seen] = {}
+        self._remember = remember
         self._root_cache: dict[tuple[str | None, str | None], list[Rule]] = {}
         self._order = {rule.id: index for index, rule in enumerate(ruleset.rules.values())}
         self._roots_by_decoder: dict[str, list[Rule]] = {}
@@ -149,8 +152,8 @@ class LogEngine:
         else:
             decoder, fields = known[0], known[1]
         rule, settled = self._judge(program, message, decoder, fields, stamp)
-        if known is None:
-            if len(self._seen) >= SETTLED_LINES:
+        if known is None and self._remember > 0:
+            if len(self._seen) >= self._remember:
                 self._seen.clear()
             self._seen[key] = (decoder, fields, rule, settled)
         return decoder, fields, rule
