@@ -172,3 +172,33 @@ def test_a_flood_of_sources_stays_bounded(
     # The most recent sources are the ones kept, and still counted.
     assert rule_of(engine, failed(59, ip="198.51.100.199")) == 200001
     assert rule_of(engine, failed(59, ip="198.51.100.199")) == 200004
+
+
+MANY_TEXTS = r"""
+decoders:
+  - name: app
+    program: app
+    regex: 'user=(?P<user>\S+) ip=(?P<srcip>\S+) port=(?P<port>\d+)'
+rules:
+  - id: 200100
+    level: 0
+    decoded_as: app
+    description: app
+  - id: 200101
+    level: 6
+    if_sid: 200100
+    match: ['a.b', '(x)', 'c|d', '[e]', 'f+']
+    description: '100% odd: $(user) from $(srcip):{port} ($(nosuch))'
+"""
+
+
+@pytest.mark.parametrize("text", ["a.b", "(x)", "c|d", "[e]", "f+"])
+def test_a_long_match_list_is_plain_text(tmp_path: Path, text: str) -> None:
+    """Five texts are one regex inside: their regex characters must stay plain text."""
+    (tmp_path / "app.yaml").write_text(MANY_TEXTS)
+    engine = LogEngine(load_ruleset([tmp_path]), alert_level=1)
+    event = engine.process(line(0, f"{text} user=al ip=192.0.2.1 port=22"))
+    assert event is not None and event.rule_id == 200101
+    assert event.description == "100% odd: al from 192.0.2.1:22 (-)"
+    for near_miss in ("aXb", "x", "c", "e", "ff"):
+        assert rule_of(engine, line(1, f"{near_miss} user=al ip=192.0.2.1 port=22")) == 200100

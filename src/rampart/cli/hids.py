@@ -1,7 +1,9 @@
 """``rampart hids logtest|replay``: try the log rules on lines, or run a whole file through them."""
 
 import argparse
+import contextlib
 import functools
+import gc
 import json
 import sys
 import time
@@ -13,7 +15,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 from rampart.errors import UsageError
 
 if TYPE_CHECKING:  # the engine is imported when a command runs, not when the CLI starts
+    from rampart.hids.decoder import Fields
     from rampart.hids.engine import LogEngine, Verdict
+    from rampart.hids.rule import Rule
 
 
 def register(commands: "argparse._SubParsersAction[Any]") -> None:
@@ -169,38 +173,76 @@ def _iso_second(second: int) -> str:
 # -- replay -------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _no_cycle_collector() -> Iterator[None]:
+    """Python's cycle collector off while a file is replayed: it cost a tenth of the time.
+
+    The loop makes no reference cycles (strings, tuples, dicts, match objects),
+    so reference counting frees everything it drops; the collector would only
+    scan, again and again, the rule set and the verdicts kept.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class _AlertLines:
+    """Alerts as ``hids replay`` prints them, one line each, with the repeated parts cached."""
+
+    def __init__(self) -> None:
+        self._stamps: dict[int, str] = {}  # a second, in ISO-8601
+        self._labels: dict[int, str] = {}  # a rule's level and id as printed
+
+    def text(self, found: "list[tuple[str, Rule, Fields, float]]") -> str:
+        stamps, labels = self._stamps, self._labels
+        shown: list[str] = []
+        for _, rule, fields, stamp in found:
+            second = int(stamp)
+            when = stamps.get(second)
+            if when is None:
+                if len(stamps) > 4096:
+                    stamps.clear()
+                when = stamps[second] = _iso_second(second)
+            label = labels.get(rule.id)
+            if label is None:
+                label = labels[rule.id] = f" level {rule.level:>2} rule {rule.id}: "
+            shown.append(when + label + rule.describe(fields) + "\n")
+        return "".join(shown)
+
+
 def run_replay(args: argparse.Namespace) -> int:
     from rampart.hids.runner import event_record
     from rampart.sources.replay import read_blocks, split_block
 
-    engine = _engine(args)
     location = str(args.file)
-    judge, floor = engine.judge, engine.alert_level
     show, as_json = not args.summary_only, args.json
     hits: list[int] = []
     events: list[dict[str, Any]] = []
     lines = 0
-    started = time.monotonic()
     write = sys.stdout.write
-    for block in read_blocks(args.file):
-        texts = split_block(block)
-        lines += len(texts)
-        shown: list[str] = []
-        for text in texts:
-            rule, fields, stamp = judge(text)
-            if rule is None or rule.level < floor:
-                continue
-            hits.append(rule.id)
+    alert_lines = _AlertLines()
+    with _no_cycle_collector():
+        engine = _engine(args)
+        floor = engine.alert_level
+        started = time.monotonic()
+        for block in read_blocks(args.file):
+            texts = split_block(block)
+            lines += len(texts)
+            found = engine.alerts(texts)
+            hits += [rule.id for _, rule, _, _ in found]
             if not show:
                 continue
             if as_json:
-                events.append(event_record(engine.event(rule, fields, stamp, location, text)))
-            else:
-                shown.append(
-                    f"{_iso(stamp)} level {rule.level:>2} rule {rule.id}: {rule.describe(fields)}\n"
-                )
-        if shown:
-            write("".join(shown))
+                events += [
+                    event_record(engine.event(rule, fields, stamp, location, text))
+                    for text, rule, fields, stamp in found
+                ]
+            elif found:
+                write(alert_lines.text(found))
     seconds = time.monotonic() - started
     rules = engine.ruleset.rules
     by_rule = Counter(hits)

@@ -80,18 +80,17 @@ class Correlation:
 
 def _group_key(rule: Rule, fields: Fields) -> str | None:
     """The window a match counts in: its source and/or user; None when one is missing."""
-    parts: list[str] = []
     if rule.same_source_ip:
         source = fields.get("srcip")
         if not source:
             return None
-        parts.append(source)
-    if rule.same_user:
+        if not rule.same_user:
+            return source
         user = fields.get("user") or fields.get("dstuser")
-        if not user:
-            return None
-        parts.append(user)
-    return "\0".join(parts)
+        return f"{source}\0{user}" if user else None
+    if rule.same_user:
+        return fields.get("user") or fields.get("dstuser") or None
+    return ""
 
 
 def _quiet_key(rule: Rule, fields: Fields) -> str:

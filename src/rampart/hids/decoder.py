@@ -14,7 +14,7 @@ Fields = dict[str, "str | None"]
 """Decoded fields; a regex group that took no part is None (read as missing)."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Decoder:
     """A compiled decoder; its ``children`` are tried, in order, on the lines it took."""
 
@@ -31,6 +31,8 @@ class Decoder:
         self.take = _taker(self.prematch, self.regex)
         self.prefix = self.prematch.prefix if self.prematch is not None else None
         self.needle = self.prematch.literal if self.prematch is not None else None
+        inline = self.prefix is not None or self.needle is not None
+        self.rest = _after_inline_test(self.regex) if inline else self.take
 
     prefix: str | None = field(init=False, repr=False)
     """A prematch that is ``^text``: tested inline by the engine before ``take``."""
@@ -39,6 +41,8 @@ class Decoder:
 
     take: "Callable[[str], Fields | None]" = field(init=False, repr=False)
     """The fields this decoder reads from a message, or None when it does not take it."""
+    rest: "Callable[[str], Fields | None]" = field(init=False, repr=False)
+    """``take`` without the prematch when ``prefix`` or ``needle`` stands for all of it."""
 
     @property
     def root(self) -> "Decoder":
@@ -62,6 +66,23 @@ def _taker(
         return extract
     check = prematch.test
     return lambda message: extract(message) if check(message) else None
+
+
+def _after_inline_test(regex: TextMatcher | None) -> "Callable[[str], Fields | None]":
+    """The fields of a line that passed the prematch: the regex alone, no literal prefilter.
+
+    Such a line is nearly always one the regex takes, so looking for its
+    literals first would only cost.
+    """
+    if regex is None:
+        return lambda _message: {}
+    search = regex.regex.search
+
+    def extract(message: str) -> Fields | None:
+        found = search(message)
+        return None if found is None else found.groupdict()
+
+    return extract
 
 
 def compile_decoders(specs: Iterable[tuple[Path, DecoderSpec]]) -> dict[str, Decoder]:

@@ -14,7 +14,7 @@ _QUOTED = re.compile(r"\$\((\w+)\)|\{(\w+)\}")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Rule:
     """A compiled rule; ``children`` are tried, in order, once it matched."""
 
@@ -131,12 +131,18 @@ def _static_test(rule: Rule) -> "Callable[[str, Fields], bool] | None":
         return None
     if len(tests) == 1:
         return tests[0]
+    if len(tests) == 2:
+        first, second = tests
+        return lambda message, fields: first(message, fields) and second(message, fields)
     every = tuple(tests)
     return lambda message, fields: all(test(message, fields) for test in every)
 
 
 def _any_text(texts: tuple[str, ...]) -> "Callable[[str, Fields], bool]":
-    """``any(text in message)``, unrolled for short lists (a generator costs more than ``in``)."""
+    """``any(text in message)``: unrolled up to four texts, one regex of them beyond.
+
+    A generator over the texts costs more than either.
+    """
     if len(texts) == 1:
         (one,) = texts
         return lambda message, _fields: one in message
@@ -146,7 +152,13 @@ def _any_text(texts: tuple[str, ...]) -> "Callable[[str, Fields], bool]":
     if len(texts) == 3:
         one, two, three = texts
         return lambda message, _fields: one in message or two in message or three in message
-    return lambda message, _fields: any(text in message for text in texts)
+    if len(texts) == 4:
+        one, two, three, four = texts
+        return lambda message, _fields: (
+            one in message or two in message or three in message or four in message
+        )
+    search = re.compile("|".join(map(re.escape, texts))).search
+    return lambda message, _fields: search(message) is not None
 
 
 def _field_test(name: str, test: "Callable[[str], bool]") -> "Callable[[str, Fields], bool]":
@@ -172,17 +184,25 @@ def _networks(items: Sequence[str], where: str) -> tuple[tuple[Network, ...], tu
 
 
 def _describer(template: str) -> Callable[[Mapping[str, str | None]], str]:
-    """A function quoting fields into ``template`` (``$(srcip)`` or ``{srcip}``; missing: ``-``)."""
+    """A function quoting fields into ``template`` (``$(srcip)`` or ``{srcip}``; missing: ``-``).
+
+    Built as one ``%`` format with the field names unrolled: replay calls it per alert.
+    """
     if not _QUOTED.search(template):
         return lambda _fields: template
     pieces = _QUOTED.split(template)  # text, name, name, text, name, name, text ...
-    parts: list[tuple[bool, str]] = []
+    texts: list[str] = []
+    names: list[str] = []
     for index in range(0, len(pieces), 3):
-        parts.append((False, pieces[index]))
+        texts.append(pieces[index].replace("%", "%%"))
         if index + 2 < len(pieces):
-            parts.append((True, pieces[index + 1] or pieces[index + 2]))
-
-    def describe(fields: Mapping[str, str | None]) -> str:
-        return "".join((fields.get(text) or "-") if quoted else text for quoted, text in parts)
-
-    return describe
+            names.append(pieces[index + 1] or pieces[index + 2])
+    form = "%s".join(texts)
+    if len(names) == 1:
+        (one,) = names
+        return lambda fields: form % (fields.get(one) or "-",)
+    if len(names) == 2:
+        one, two = names
+        return lambda fields: form % (fields.get(one) or "-", fields.get(two) or "-")
+    every = tuple(names)
+    return lambda fields: form % tuple(fields.get(name) or "-" for name in every)

@@ -75,9 +75,26 @@ def _extractor(regex: re.Pattern[str]) -> Extract:
     """Named groups of the first match (a group that took no part is None), or None."""
     search = regex.search
     needles = _needles(regex)
+    if not needles:
+
+        def extract_all(text: str) -> dict[str, str | None] | None:
+            found = search(text)
+            return None if found is None else found.groupdict()
+
+        return extract_all
+    if len(needles) == 1:
+        needle = needles[0]
+
+        def extract_one(text: str) -> dict[str, str | None] | None:
+            if needle not in text:
+                return None
+            found = search(text)
+            return None if found is None else found.groupdict()
+
+        return extract_one
 
     def extract(text: str) -> dict[str, str | None] | None:
-        if needles and not any(needle in text for needle in needles):
+        if not any(needle in text for needle in needles):
             return None
         found = search(text)
         return None if found is None else found.groupdict()
