@@ -19,8 +19,8 @@ from rampart.config import Settings
 from rampart.errors import RampartError
 from rampart.hids.event import Event
 from rampart.hids.respond import Responder
+from rampart.hids.runner import log_event
 from rampart.notify.dispatcher import Dispatcher
-from rampart.notify.records import event_record
 
 log = logging.getLogger("rampart.alerts")
 
@@ -59,14 +59,15 @@ class AlertPump:
     def publish(self, event: Event, *, response: str | None = None) -> None:
         """Store and queue ``event``; run the responses it calls for.
 
-        ``response``: the one its rule names. A store that fails is logged with the
-        whole event, so the alert is still on record in the daemon's log.
+        ``response``: the one its rule names. Every event is also one line in the
+        daemon's log, so an alert the store cannot take is still on record.
         """
+        log_event(event)  # one JSON line in the daemon's own log (the journal) too
         try:
             self.dispatcher.publish(event)
             self.published += 1
         except RampartError as error:
-            log.error("alert not stored (%s): %s", error, event_record(event))
+            log.error("alert not stored: %s", error)
         for name in self.responses_for(event, response):
             self._respond(event, name)
 
