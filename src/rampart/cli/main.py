@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from rampart import __version__
-from rampart.cli import audit, ban, firewall, ssh, watch
+from rampart.cli import audit, ban, fim, firewall, ssh, watch
 from rampart.errors import RampartError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.register(commands)
     firewall.register(commands)
     ssh.register(commands)
+    fim.register(commands)
     return parser
 
 

@@ -1,0 +1,328 @@
+"""``init``, ``check`` and ``update``: walk, hash what may have changed, compare, store.
+
+The walk runs in the calling thread and hands regular files to a hashing
+pool as it goes, so reading and hashing overlap with listing. A file whose
+size, mtime, ctime and inode equal the baseline's keeps its recorded hash
+(unless ``full``): content cannot change without changing ctime short of
+resetting the clock, and that is what ``--full`` is for.
+"""
+
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rampart.config import FimSettings
+from rampart.errors import UsageError
+from rampart.fim import baseline as store
+from rampart.fim.changes import Change, package_may_excuse, significant
+from rampart.fim.diffs import Copies
+from rampart.fim.entry import Entry, changed_attributes, entry_from_stat, kind_of
+from rampart.fim.hashing import FileHasher, HashPool, hasher_factory
+from rampart.fim.packages import PackageIndex
+from rampart.fim.throttle import RateLimit, lower_priority
+from rampart.fim.walk import Walker, compile_globs, under
+
+
+@dataclass
+class Report:
+    """What one run saw and did."""
+
+    command: str
+    baseline: Path
+    algorithm: str
+    roots: tuple[str, ...]
+    paths: int = 0
+    hashed_files: int = 0
+    hashed_bytes: int = 0
+    seconds: float = 0.0
+    changes: list[Change] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for change in self.changes if change.status == status)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "baseline": str(self.baseline),
+            "hash": self.algorithm,
+            "roots": list(self.roots),
+            "paths": self.paths,
+            "hashed_files": self.hashed_files,
+            "hashed_bytes": self.hashed_bytes,
+            "seconds": round(self.seconds, 3),
+            "summary": {
+                status: self.count(status) for status in ("changed", "package", "added", "deleted")
+            },
+            "changes": [change.as_dict() for change in self.changes],
+            "errors": self.errors,
+            "notes": self.notes,
+        }
+
+
+@dataclass
+class _Scan:
+    entries: dict[str, Entry]
+    contents: dict[str, bytes]
+    errors: list[str]
+    missing_roots: list[str]
+    hashed_files: int
+    hashed_bytes: int
+
+
+class Fim:
+    """File integrity over the configured paths (or ``roots``), with one baseline file."""
+
+    def __init__(
+        self, settings: FimSettings, state_dir: Path, roots: Iterable[str] | None = None
+    ) -> None:
+        self.settings = settings
+        chosen = tuple(roots) if roots else settings.paths
+        for root in chosen:
+            if not root.startswith("/") or "\0" in root:
+                raise UsageError(f"--paths: {root!r} is not an absolute path")
+        self.roots = tuple(os.path.normpath(root) for root in chosen)
+        self.scoped = bool(roots)
+        self.path = store.baseline_path(state_dir)
+        self.include = compile_globs(settings.include)
+        self.exclude = compile_globs(settings.exclude)
+        self.copies = Copies(
+            store.fim_dir(state_dir) / "copies",
+            compile_globs(settings.diff_paths),
+            compile_globs(settings.nodiff),
+            settings.diff_max_size,
+        )
+        self.packages = PackageIndex(settings.dpkg_info)
+        hasher_factory(settings.hash)  # an unavailable algorithm fails before any work
+
+    def _report(self, command: str) -> Report:
+        return Report(command, self.path, self.settings.hash, self.roots)
+
+    def init(self) -> Report:
+        """Record the current state as the baseline (replacing any)."""
+        started, report = time.monotonic(), self._report("init")
+        self._make_dir()
+        scan = self._scan(None, full=True, keep_copies=True)
+        self._save(scan.entries, report)
+        self._finish(report, scan, started)
+        return report
+
+    def check(self, full: bool = False) -> Report:
+        """Compare the disk with the baseline; nothing is written."""
+        started, report = time.monotonic(), self._report("check")
+        accepted = store.load(self.path)
+        if accepted.algorithm != self.settings.hash:
+            raise UsageError(
+                f"{self.path}: the baseline was hashed with {accepted.algorithm} but [fim] hash "
+                f"is {self.settings.hash}; run 'rampart fim update --full' to re-hash"
+            )
+        scan = self._scan(accepted.entries, full=full, keep_copies=False)
+        report.changes = self._compare(accepted, scan, report)
+        self._finish(report, scan, started)
+        return report
+
+    def update(self, full: bool = False) -> Report:
+        """Accept the current state of the roots as the new baseline; report what it accepted."""
+        started, report = time.monotonic(), self._report("update")
+        accepted = store.load(self.path)
+        self._make_dir()
+        full = full or accepted.algorithm != self.settings.hash
+        scan = self._scan(accepted.entries if not full else None, full=full, keep_copies=True)
+        if accepted.algorithm == self.settings.hash:
+            report.changes = self._compare(accepted, scan, report, with_diffs=False)
+        kept = [
+            (path, entry) for path, entry in accepted.entries.items() if not under(path, self.roots)
+        ]
+        if kept and accepted.algorithm != self.settings.hash:
+            raise UsageError(
+                f"{self.path}: the baseline is {accepted.algorithm}; re-hash all of it "
+                "(rampart fim update --full without --paths, or rampart fim init)"
+            )
+        self._save({**dict(kept), **scan.entries}, report, roots=(*accepted.roots, *self.roots))
+        self._finish(report, scan, started)
+        return report
+
+    def _make_dir(self) -> None:
+        """The private folder of the baseline and the copies (0700: copies are file contents)."""
+        directory = self.path.parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(directory, 0o700)
+        except OSError as error:
+            raise store.BaselineError(f"{directory}: cannot create: {error.strerror}") from None
+
+    def _save(
+        self, entries: dict[str, Entry], report: Report, roots: Iterable[str] | None = None
+    ) -> None:
+        store.save(self.path, entries.items(), self.settings.hash, roots or self.roots)
+        self.copies.prune(
+            e.digest for p, e in entries.items() if e.digest and self.copies.eligible(p)
+        )
+        report.paths = len(entries)
+
+    def _finish(self, report: Report, scan: _Scan, started: float) -> None:
+        report.paths = report.paths or len(scan.entries)
+        report.hashed_files, report.hashed_bytes = scan.hashed_files, scan.hashed_bytes
+        report.errors = scan.errors
+        report.notes.extend(f"{root}: does not exist" for root in scan.missing_roots)
+        report.seconds = time.monotonic() - started
+
+    def _scan(self, previous: dict[str, Entry] | None, *, full: bool, keep_copies: bool) -> _Scan:
+        settings = self.settings
+        problems = lower_priority(settings.nice, settings.ionice, settings.ionice_level)
+        limit = RateLimit(*settings.max_rate) if settings.max_rate else None
+        hasher = FileHasher(settings.hash, limit)
+        threads = settings.threads or (os.cpu_count() or 1) + 1
+        pool = HashPool(hasher, threads)
+        walker = Walker(self.roots, self.include, self.exclude, settings.one_filesystem)
+        entries: dict[str, Entry] = {}
+        keep_size = settings.diff_max_size
+        eligible = self.copies.eligible
+        try:
+            for path, st in walker:
+                kind = kind_of(st.st_mode)
+                if kind == "file":
+                    entry = entry_from_stat(st, None)
+                    old = previous.get(path) if previous is not None else None
+                    if (
+                        not full
+                        and old is not None
+                        and old.digest is not None
+                        and old.same_content_key(entry)
+                    ):
+                        entry = entry._replace(digest=old.digest)
+                    else:
+                        pool.add(path, st.st_size, keep_size if eligible(path) else -1)
+                elif kind == "symlink":
+                    entry = entry_from_stat(st, b"", _readlink(path))
+                else:
+                    entry = entry_from_stat(st)
+                entries[path] = entry
+            contents: dict[str, bytes] = {}
+            errors = [*problems, *walker.errors]
+            for hashed in pool.results():
+                if hashed.digest is None or hashed.st is None:
+                    if hashed.error == "vanished":
+                        entries.pop(hashed.path, None)
+                    else:
+                        errors.append(f"{hashed.path}: {hashed.error}")
+                    continue
+                entries[hashed.path] = entry_from_stat(hashed.st, hashed.digest)
+                if hashed.content is not None:
+                    contents[hashed.path] = hashed.content
+                    if keep_copies:
+                        self.copies.keep(hashed.digest, hashed.content)
+        finally:
+            pool.executor.shutdown(wait=True, cancel_futures=True)
+        return _Scan(
+            entries,
+            contents,
+            errors,
+            walker.missing_roots,
+            hasher.hashed_files,
+            hasher.hashed_bytes,
+        )
+
+    def _compare(
+        self, accepted: store.Baseline, scan: _Scan, report: Report, with_diffs: bool = True
+    ) -> list[Change]:
+        old_entries = accepted.entries
+        missing = [root for root in self.roots if not under(root, accepted.roots)]
+        for root in missing:
+            report.notes.append(f"{root}: not in the baseline (rampart fim update --paths {root})")
+        changes: list[Change] = []
+        for path, new in scan.entries.items():
+            old = old_entries.get(path)
+            if old is None:
+                if not under(path, missing):
+                    changes.append(self.judge(Change(path, "added", new=new)))
+                continue
+            attributes = significant(old, changed_attributes(old, new))
+            if attributes:
+                diff = ""
+                if with_diffs and "hash" in attributes and self.copies.eligible(path):
+                    diff = self.copies.diff(path, old.digest, scan.contents.get(path))
+                changes.append(self.judge(Change(path, "changed", attributes, old, new, diff=diff)))
+        exclude, roots = self.exclude, self.roots
+        for path, old in old_entries.items():
+            if (
+                path not in scan.entries
+                and under(path, roots)
+                and not (exclude is not None and exclude.match(path))
+            ):
+                changes.append(Change(path, "deleted", old=old))
+        changes.sort(key=lambda change: change.path)
+        return changes
+
+    def examine(self, path: str, old: Entry | None, hasher: FileHasher) -> Change | None:
+        """One path against its baseline entry (the real-time watcher's check); None: same."""
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return None if old is None else Change(path, "deleted", old=old)
+        kind = kind_of(st.st_mode)
+        content = None
+        if kind == "file":
+            entry = entry_from_stat(st, None)
+            if old is not None and old.digest is not None and old.same_content_key(entry):
+                entry = entry._replace(digest=old.digest)
+            else:
+                eligible = self.copies.eligible(path)
+                hashed = hasher.hash(
+                    path, st.st_size, self.settings.diff_max_size if eligible else -1
+                )
+                if hashed.st is not None:
+                    entry = entry_from_stat(hashed.st, hashed.digest)
+                content = hashed.content
+        elif kind == "symlink":
+            entry = entry_from_stat(st, b"", _readlink(path))
+        else:
+            entry = entry_from_stat(st)
+        if old is None:
+            return self.judge(Change(path, "added", new=entry))
+        attributes = significant(old, changed_attributes(old, entry))
+        if not attributes:
+            return None
+        diff = ""
+        if "hash" in attributes and self.copies.eligible(path):
+            diff = self.copies.diff(path, old.digest, content)
+        return self.judge(Change(path, "changed", attributes, old, entry, diff=diff))
+
+    def wanted(self, path: str) -> bool:
+        """Whether ``path`` is watched: under a root, not excluded, included."""
+        if not under(path, self.roots):
+            return False
+        if self.exclude is not None and self.exclude.match(path):
+            return False
+        return self.include is None or bool(self.include.match(path)) or os.path.isdir(path)
+
+    def judge(self, change: Change) -> Change:
+        """A content change that dpkg's recorded sum explains becomes a package update."""
+        new = change.new
+        if new is None or new.kind != "file" or not package_may_excuse(change.attributes):
+            return change
+        if change.status == "changed" and "hash" not in change.attributes:
+            return change
+        package = self.packages.package_update(change.path)
+        if package is None:
+            return change
+        return Change(
+            change.path,
+            "package",
+            change.attributes,
+            change.old,
+            new,
+            package=package,
+            diff=change.diff,
+        )
+
+
+def _readlink(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return ""

@@ -1,0 +1,269 @@
+"""Real-time file integrity: inotify on every watched directory, each change checked at once.
+
+A path inotify reports is compared with its baseline entry (a key lookup in
+the baseline file, nothing loaded whole) after a short quiet period, so a
+file written in many pieces is checked once. A change is reported once per
+new state: the same modified file touched again with the same result is not
+reported again; a file put back as it was is forgotten. New directories are
+watched as they appear. When the kernel's event queue overflows, a full
+check of the roots runs and its changes are reported the same way.
+"""
+
+import errno
+import logging
+import os
+import select
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rampart.config import FimSettings
+from rampart.errors import RampartError
+from rampart.fim import baseline as store
+from rampart.fim.changes import Change
+from rampart.fim.engine import Fim
+from rampart.fim.hashing import FileHasher
+from rampart.fim.walk import under
+from rampart.hids import Event
+from rampart.sources.inotify import EVENT_HEADER, Inotify
+
+log = logging.getLogger("rampart.fim")
+
+IN_MODIFY, IN_ATTRIB, IN_CLOSE_WRITE = 0x2, 0x4, 0x8
+IN_MOVED_FROM, IN_MOVED_TO, IN_CREATE, IN_DELETE = 0x40, 0x80, 0x100, 0x200
+IN_DELETE_SELF, IN_MOVE_SELF = 0x400, 0x800
+IN_Q_OVERFLOW, IN_IGNORED, IN_ISDIR = 0x4000, 0x8000, 0x40000000
+IN_ONLYDIR, IN_DONT_FOLLOW = 0x01000000, 0x02000000
+WATCH_MASK = (
+    IN_MODIFY
+    | IN_ATTRIB
+    | IN_CLOSE_WRITE
+    | IN_MOVED_FROM
+    | IN_MOVED_TO
+    | IN_CREATE
+    | IN_DELETE
+    | IN_DELETE_SELF
+    | IN_MOVE_SELF
+    | IN_ONLYDIR
+    | IN_DONT_FOLLOW
+)
+
+
+class RealtimeError(RampartError):
+    """Real-time monitoring cannot start (no inotify, no baseline)."""
+
+
+class RealtimeMonitor:
+    """Watches the configured paths; ``on_event`` gets an Event for each change seen."""
+
+    def __init__(
+        self,
+        settings: FimSettings,
+        state_dir: Path,
+        on_event: Callable[[Event], None],
+        *,
+        settle: float = 0.2,
+    ) -> None:
+        self.fim = Fim(settings, state_dir)
+        self.on_event = on_event
+        self.settle = settle
+        self.hasher = FileHasher(settings.hash)
+        self.errors: list[str] = []
+        self._watches: dict[int, str] = {}
+        self._reported: dict[str, tuple[object, ...]] = {}
+        self._inotify: Inotify | None = None
+        self._connection: sqlite3.Connection | None = None
+        self._baseline_id: tuple[int, int] = (0, 0)
+        self._stop_read, self._stop_write = -1, -1
+        self._thread: threading.Thread | None = None
+
+    @property
+    def watched_directories(self) -> int:
+        return len(self._watches)
+
+    def start(self) -> None:
+        """Open the baseline, watch every directory, start the watching thread."""
+        self._open_baseline()
+        inotify = Inotify.create()
+        if inotify is None:
+            raise RealtimeError("inotify is not available here (not Linux, or its limits reached)")
+        self._inotify = inotify
+        for root in self.fim.roots:
+            self._watch_tree(root if os.path.isdir(root) else os.path.dirname(root))
+        self._stop_read, self._stop_write = os.pipe()
+        self._thread = threading.Thread(target=self._run, name="fim-realtime", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and release inotify and the baseline (idempotent)."""
+        if self._thread is not None:
+            os.write(self._stop_write, b"x")
+            self._thread.join()
+            self._thread = None
+            os.close(self._stop_read)
+            os.close(self._stop_write)
+        if self._inotify is not None:
+            self._inotify.close()
+            self._inotify = None
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _open_baseline(self) -> None:
+        path = self.fim.path
+        connection, meta = store.open_readonly(path)
+        if meta["hash"] != self.fim.settings.hash:
+            connection.close()
+            raise RealtimeError(
+                f"{path}: hashed with {meta['hash']}, [fim] hash is "
+                f"{self.fim.settings.hash}; run 'rampart fim update --full'"
+            )
+        if self._connection is not None:
+            self._connection.close()
+        self._connection = connection
+        st = os.stat(path)
+        self._baseline_id = (st.st_ino, st.st_mtime_ns)
+        self._reported.clear()
+
+    def _reopen_if_replaced(self) -> None:
+        """After ``rampart fim update`` the baseline is a new file: use it."""
+        try:
+            st = os.stat(self.fim.path)
+        except OSError:
+            return
+        if (st.st_ino, st.st_mtime_ns) != self._baseline_id:
+            try:
+                self._open_baseline()
+            except RampartError as error:
+                log.warning("fim: keeping the old baseline: %s", error)
+
+    def _watch_tree(self, top: str) -> list[str]:
+        """Watch ``top`` and the directories below it; the paths found, for a first check."""
+        assert self._inotify is not None  # noqa: S101 (set in start)
+        found: list[str] = []
+        stack = [top]
+        while stack:
+            directory = stack.pop()
+            if not self.fim.wanted(directory) and directory not in self._parents():
+                continue
+            wd = self._inotify.add(directory, WATCH_MASK)
+            if wd <= 0:
+                reason = os.strerror(errno.ENOSPC)
+                self.errors.append(
+                    f"{directory}: cannot watch ({reason}: raise fs.inotify.max_user_watches)"
+                )
+                continue
+            self._watches[wd] = directory
+            try:
+                with os.scandir(directory) as listing:
+                    for item in listing:
+                        found.append(item.path)
+                        if item.is_dir(follow_symlinks=False):
+                            stack.append(item.path)
+            except OSError:
+                continue
+        return found
+
+    def _parents(self) -> set[str]:
+        return {os.path.dirname(root) for root in self.fim.roots}
+
+    def _run(self) -> None:
+        pending: set[str] = set()
+        deadline = 0.0
+        while True:
+            timeout = max(0.0, deadline - time.monotonic()) if pending else None
+            assert self._inotify is not None  # noqa: S101
+            ready, _, _ = select.select([self._inotify.fd, self._stop_read], [], [], timeout)
+            if self._stop_read in ready:
+                return
+            if ready:
+                overflow = self._read_events(pending)
+                if overflow:
+                    self._full_check()
+                deadline = time.monotonic() + self.settle
+                continue
+            self._reopen_if_replaced()
+            for path in sorted(pending):
+                self._check_path(path)
+            pending.clear()
+
+    def _read_events(self, pending: set[str]) -> bool:
+        assert self._inotify is not None  # noqa: S101
+        try:
+            data = os.read(self._inotify.fd, 65536)
+        except (BlockingIOError, InterruptedError):
+            return False
+        overflow = False
+        at = 0
+        while at + EVENT_HEADER.size <= len(data):
+            wd, mask, _cookie, size = EVENT_HEADER.unpack_from(data, at)
+            raw = data[at + EVENT_HEADER.size : at + EVENT_HEADER.size + size].rstrip(b"\0")
+            at += EVENT_HEADER.size + size
+            if mask & IN_Q_OVERFLOW:
+                overflow = True
+                continue
+            directory = self._watches.get(wd)
+            if directory is None:
+                continue
+            if mask & IN_IGNORED:
+                del self._watches[wd]
+                continue
+            path = os.path.join(directory, os.fsdecode(raw)) if raw else directory
+            if under(path, self.fim.roots):
+                pending.add(path)
+            if mask & IN_ISDIR and mask & (IN_CREATE | IN_MOVED_TO):
+                pending.update(p for p in self._watch_tree(path) if under(p, self.fim.roots))
+        return overflow
+
+    def _check_path(self, path: str) -> None:
+        if self._connection is None:
+            return
+        if os.path.lexists(path) and not self.fim.wanted(path):
+            return  # excluded (a deleted path is always looked up: it may be in the baseline)
+        try:
+            old = store.lookup(self._connection, path)
+            change = self.fim.examine(path, old, self.hasher)
+            self._report(path, change)
+            if (
+                change is not None
+                and change.status == "deleted"
+                and change.old is not None
+                and change.old.kind == "dir"
+            ):
+                for below, entry in list(store.lookup_below(self._connection, path)):
+                    if not os.path.lexists(below):
+                        self._report(below, Change(below, "deleted", old=entry))
+        except (OSError, sqlite3.DatabaseError) as error:
+            log.warning("fim: %s: %s", path, error)
+
+    def _report(self, path: str, change: Change | None) -> None:
+        if change is None:
+            self._reported.pop(path, None)
+            return
+        new = change.new
+        state = (
+            change.status,
+            change.attributes,
+            None
+            if new is None
+            else (new.digest, new.mode, new.uid, new.gid, new.inode, new.mtime_ns, new.target),
+        )
+        if self._reported.get(path) == state:
+            return
+        self._reported[path] = state
+        try:
+            self.on_event(change.event())
+        except Exception:  # a consumer's bug must not stop the watching
+            log.exception("fim: the event handler failed for %s", path)
+
+    def _full_check(self) -> None:
+        log.warning("fim: inotify queue overflowed; checking every watched path")
+        try:
+            report = self.fim.check()
+        except RampartError as error:
+            log.warning("fim: full check failed: %s", error)
+            return
+        for change in report.changes:
+            self._report(change.path, change)
