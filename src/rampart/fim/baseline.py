@@ -17,16 +17,17 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from rampart.errors import RampartError
-from rampart.fim.entry import Entry
+from rampart.fim.entry import Entry, entry_fingerprint
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 BASELINE_FILE = "baseline.sqlite"
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE files (
     path BLOB PRIMARY KEY, kind TEXT NOT NULL, size INTEGER NOT NULL, mode INTEGER NOT NULL,
     uid INTEGER NOT NULL, gid INTEGER NOT NULL, inode INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, digest BLOB, target BLOB NOT NULL
+    mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, digest BLOB, target BLOB NOT NULL,
+    fingerprint BLOB NOT NULL
 ) WITHOUT ROWID;
 """
 _SELECT_ALL = (
@@ -99,6 +100,14 @@ def load(path: Path) -> Baseline:
     return Baseline(entries, meta["hash"], roots, created)
 
 
+def fingerprints(connection: sqlite3.Connection, path: Path) -> dict[bytes, bytes]:
+    """Every path's fingerprint (what a quick check compares), by encoded path."""
+    try:
+        return dict(connection.execute("SELECT path, fingerprint FROM files"))
+    except sqlite3.DatabaseError as error:
+        raise _fail(path, f"corrupt baseline ({error})") from None
+
+
 def lookup(connection: sqlite3.Connection, path: str) -> Entry | None:
     row = connection.execute(_SELECT_ONE, (os.fsencode(path),)).fetchone()
     return None if row is None else _entry(row)
@@ -136,11 +145,11 @@ def save(
             }
             connection.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
             rows = sorted(
-                (os.fsencode(name), *entry[:9], os.fsencode(entry.target))
+                (os.fsencode(name), *entry[:9], os.fsencode(entry.target), entry_fingerprint(entry))
                 for name, entry in entries
             )
             connection.executemany(
-                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
             )
             connection.commit()
         finally:

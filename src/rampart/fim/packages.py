@@ -78,10 +78,6 @@ class PackageIndex:
                     digest, _, relative = line.partition("  ")
                     if len(digest) == 32 and relative:
                         sums["/" + relative.lstrip("/")].append((package, digest.lower()))
-            elif suffix == "list":
-                for line in _lines(self.info_dir / name):
-                    if line.startswith("/"):
-                        self._owners.setdefault(line, package)
         self._read_conffiles(sums)
         self._read_diversions()
         self._sums = sums
@@ -109,15 +105,26 @@ class PackageIndex:
             self._diverted_to[moved_to] = (original, by)
             self._diverted_from[original] = by
 
+    def _load_owners(self) -> dict[str, str]:
+        """``*.list``: read only when ownership is asked for (it is the bigger half)."""
+        if not self._owners:
+            for name in sorted(self.info_dir.glob("*.list")):
+                package = name.stem.partition(":")[0]
+                for line in _lines(name):
+                    if line.startswith("/"):
+                        self._owners.setdefault(line, package)
+        return self._owners
+
     def owner(self, path: str) -> str | None:
         """The package that installed ``path`` (by ``*.list``), if any."""
         self._load()
+        owners = self._load_owners()
         for spelling in spellings(path):
             if spelling in self._diverted_to:
                 original, by = self._diverted_to[spelling]
                 return next((p for p, _ in self._candidates(original) if p != by), None)
-            if spelling in self._owners:
-                return self._owners[spelling]
+            if spelling in owners:
+                return owners[spelling]
         return None
 
     def _candidates(self, path: str) -> list[tuple[str, str]]:

@@ -36,6 +36,7 @@ class Walker:
     one_filesystem: bool = True
     errors: list[str] = field(default_factory=list)
     missing_roots: list[str] = field(default_factory=list)
+    walked: int = 0
 
     def wanted(self, path: str, is_dir: bool) -> bool:
         if self.exclude is not None and self.exclude.match(path):
@@ -55,6 +56,7 @@ class Walker:
             is_dir = stat.S_ISDIR(st.st_mode)
             if not self.wanted(root, is_dir):
                 continue
+            self.walked += 1
             yield root, st
             if is_dir:
                 yield from self._below(root, st.st_dev)
@@ -87,6 +89,7 @@ class Walker:
                             stack.append(path)
                     elif include is not None and not include.match(path):
                         continue
+                    self.walked += 1
                     yield path, st
 
 
