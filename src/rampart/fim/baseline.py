@@ -13,6 +13,7 @@ import os
 import sqlite3
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -71,7 +72,12 @@ def open_readonly(path: Path) -> tuple[sqlite3.Connection, dict[str, str]]:
     if not path.is_file():
         raise BaselineError(f"{path}: no baseline yet; run 'rampart fim init' first")
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+        # opened by the caller, used by the real-time thread: one user at a time
+        connection = sqlite3.connect(
+            f"file:{urllib.parse.quote(str(path))}?mode=ro&immutable=1",
+            uri=True,
+            check_same_thread=False,
+        )
         meta = dict(connection.execute("SELECT key, value FROM meta").fetchall())
     except sqlite3.DatabaseError as error:
         raise _fail(path, f"not a rampart baseline ({error})") from None

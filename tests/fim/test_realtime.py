@@ -1,0 +1,111 @@
+"""Real-time: real inotify events become FIM events within moments, once per new state."""
+
+import os
+import queue
+from pathlib import Path
+
+import pytest
+
+from rampart.config import FimSettings
+from rampart.fim import BaselineError, Fim, RealtimeMonitor
+from rampart.fim.realtime import RealtimeError
+from rampart.hids import Event
+
+WAIT = 10.0  # a bound for a hung test, not a timing measured
+
+
+@pytest.fixture
+def watched(tmp_path: Path) -> tuple[Path, FimSettings, Path]:
+    root = tmp_path / "tree"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "app.conf").write_text("port = 80\n")
+    (root / "etc" / "keep").write_text("x\n")
+    settings = FimSettings(
+        paths=(str(root),),
+        diff_paths=(f"{root}/etc/*",),
+        exclude=("*.swp",),
+        dpkg_info=tmp_path / "no-dpkg",
+        nice=0,
+        ionice="none",
+    )
+    state = tmp_path / "state"
+    Fim(settings, state).init()
+    return root, settings, state
+
+
+def started(settings: FimSettings, state: Path) -> tuple[RealtimeMonitor, "queue.Queue[Event]"]:
+    events: queue.Queue[Event] = queue.Queue()
+    monitor = RealtimeMonitor(settings, state, events.put, settle=0.05)
+    monitor.start()
+    return monitor, events
+
+
+def next_event(events: "queue.Queue[Event]") -> Event:
+    return events.get(timeout=WAIT)
+
+
+def test_changes_are_reported_as_they_happen(watched: tuple[Path, FimSettings, Path]) -> None:
+    root, settings, state = watched
+    monitor, events = started(settings, state)
+    try:
+        assert monitor.watched_directories == 2
+        (root / "etc" / "app.conf").write_text("port = 8080\n")
+        event = next_event(events)
+        assert (event.rule_id, event.level, event.location) == (550, 7, str(root / "etc/app.conf"))
+        assert "hash" in event.fields["changed"]
+        assert "+port = 8080" in event.detail
+        (root / "etc" / "keep").unlink()
+        event = next_event(events)
+        assert (event.rule_id, event.location) == (553, str(root / "etc" / "keep"))
+        (root / "etc" / "editor.swp").write_text("excluded")
+        (root / "etc" / "new").write_text("added")
+        event = next_event(events)
+        assert (event.rule_id, event.location) == (554, str(root / "etc" / "new"))
+    finally:
+        monitor.stop()
+    assert events.empty(), "the excluded file made no event"
+
+
+def test_new_directories_are_watched(watched: tuple[Path, FimSettings, Path]) -> None:
+    root, settings, state = watched
+    monitor, events = started(settings, state)
+    try:
+        (root / "etc" / "cron.d").mkdir()
+        first = next_event(events)
+        assert (first.rule_id, first.location) == (554, str(root / "etc" / "cron.d"))
+        (root / "etc" / "cron.d" / "job").write_text("* * * * * root sh\n")
+        event = next_event(events)
+        assert (event.rule_id, event.location) == (554, str(root / "etc" / "cron.d" / "job"))
+    finally:
+        monitor.stop()
+
+
+def test_the_same_state_is_reported_once(watched: tuple[Path, FimSettings, Path]) -> None:
+    root, settings, state = watched
+    monitor, events = started(settings, state)
+    conf = root / "etc" / "app.conf"
+    try:
+        conf.write_text("port = 1\n")
+        assert next_event(events).rule_id == 550
+        os.utime(conf, ns=(conf.stat().st_atime_ns, conf.stat().st_mtime_ns))  # same state
+        conf.write_text("port = 2\n")  # a new state: reported again
+        event = next_event(events)
+        assert "+port = 2" in event.detail
+    finally:
+        monitor.stop()
+
+
+def test_no_baseline_is_one_clear_error(tmp_path: Path) -> None:
+    settings = FimSettings(paths=(str(tmp_path),))
+    monitor = RealtimeMonitor(settings, tmp_path / "state", lambda event: None)
+    with pytest.raises(BaselineError, match="no baseline yet"):
+        monitor.start()
+
+
+def test_a_baseline_of_another_algorithm_is_refused(
+    watched: tuple[Path, FimSettings, Path],
+) -> None:
+    _root, settings, state = watched
+    other = settings.model_copy(update={"hash": "blake3"})
+    with pytest.raises(RealtimeError, match="update --full"):
+        RealtimeMonitor(other, state, lambda event: None).start()
