@@ -195,3 +195,31 @@ def test_gentle_settings_are_accepted(site: FimSite, tmp_path: Path) -> None:
     assert code == 0, err
     code, report = site.report("check", "--full")
     assert report["hashed_files"] == 3
+
+
+def test_update_can_change_the_hash_algorithm(site: FimSite) -> None:
+    pytest.importorskip("blake3")
+    site.run("init")
+    site.configure('hash = "blake3"\n')
+    code, _out, err = site.run("update", "--paths", str(site.root / "etc"))
+    assert code == 2 and "update all of it" in err, "half a baseline in each algorithm"
+    code, report = site.report("update")
+    assert code == 0 and report["hashed_files"] == 3, "every file re-hashed"
+    code, report = site.report("check")
+    assert (code, report["changes"], report["hash"]) == (0, [], "blake3")
+
+
+def test_update_without_paths_forgets_paths_no_longer_configured(
+    site: FimSite, tmp_path: Path
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "file").write_text("x")
+    site.configure(paths=(site.root, other))
+    site.run("init")
+    site.configure()
+    _code, report = site.report("update")
+    assert report["paths"] == 7
+    site.configure(paths=(site.root, other))
+    _code, _out, err = site.run("check")
+    assert f"{other}: not in the baseline" in err

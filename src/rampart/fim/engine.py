@@ -182,19 +182,22 @@ class Fim:
         started, report = time.monotonic(), self._report("update")
         accepted = store.load(self.path)
         self._make_dir()
-        full = full or accepted.algorithm != self.settings.hash
-        scan = self._scan(accepted.entries if not full else None, full=full, keep_copies=True)
-        if accepted.algorithm == self.settings.hash:
-            report.changes = self._compare(accepted, scan, report, with_diffs=False)
-        kept = [
-            (path, entry) for path, entry in accepted.entries.items() if not under(path, self.roots)
-        ]
-        if kept and accepted.algorithm != self.settings.hash:
+        same_hash = accepted.algorithm == self.settings.hash
+        # with --paths the rest of the baseline stays; without, the configured paths are all
+        kept = {
+            p: e for p, e in accepted.entries.items() if self.scoped and not under(p, self.roots)
+        }
+        if kept and not same_hash:
             raise UsageError(
-                f"{self.path}: the baseline is {accepted.algorithm}; re-hash all of it "
-                "(rampart fim update --full without --paths, or rampart fim init)"
+                f"{self.path}: the baseline is {accepted.algorithm}, [fim] hash is "
+                f"{self.settings.hash}: update all of it (no --paths) or run rampart fim init"
             )
-        self._save({**dict(kept), **scan.entries}, report, roots=(*accepted.roots, *self.roots))
+        full = full or not same_hash
+        scan = self._scan(None if full else accepted.entries, full=full, keep_copies=True)
+        if same_hash:
+            report.changes = self._compare(accepted, scan, report, with_diffs=False)
+        roots = (*accepted.roots, *self.roots) if self.scoped else self.roots
+        self._save({**kept, **scan.entries}, report, roots=roots)
         self._finish(report, scan, started)
         return report
 

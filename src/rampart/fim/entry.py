@@ -123,3 +123,11 @@ def entry_fingerprint(entry: Entry) -> bytes:
         entry.uid,
         entry.gid,
     )
+
+
+def entry_from_fingerprint(packed: bytes, digest: bytes | None, target: str) -> Entry:
+    """The entry a stored fingerprint, hash and link target describe."""
+    mode, size, mtime_ns, ctime_ns, inode, uid, gid = _FINGERPRINT.unpack(packed)
+    return Entry(
+        kind_of(mode), size, stat.S_IMODE(mode), uid, gid, inode, mtime_ns, ctime_ns, digest, target
+    )

@@ -2,7 +2,8 @@
 
 Niceness and I/O priority are per thread on Linux and inherited by threads
 created later, so :func:`lower_priority` runs before the hashing threads
-start. Priorities are only ever lowered: a scan never raises its own.
+start. Niceness is only ever raised (a scan never takes back CPU priority an
+operator took away); the I/O class is set as configured.
 The I/O priority is set with the ``ioprio_set`` system call (what ``ionice``
 does); where its number is unknown, ``ionice`` itself is run.
 """
