@@ -1,5 +1,7 @@
 """A watched tree, a state dir and a configuration in a temporary folder, and the real CLI."""
 
+import contextlib
+import io
 import json
 import os
 from dataclasses import dataclass
@@ -8,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from rampart.cli.main import main
 from tests.conftest import run_rampart
 
 
@@ -31,10 +34,28 @@ class FimSite:
             'ionice = "none"\n' + extra
         )
 
-    def run(self, *args: str) -> tuple[int, str, str]:
+    def run(self, *args: str, child: bool = False) -> tuple[int, str, str]:
+        """``rampart fim ARGS``: in this process (quick), or as a child process (exit, stderr)."""
         env = {"RAMPART_CONFIG": str(self.config), "RAMPART_STATE_DIR": str(self.state)}
-        result = run_rampart(["fim", *args], env=env)
-        return result.returncode, result.stdout, result.stderr
+        if child:
+            result = run_rampart(["fim", *args], env=env)
+            return result.returncode, result.stdout, result.stderr
+        out, err = io.StringIO(), io.StringIO()
+        saved = {name: os.environ.get(name) for name in env}
+        os.environ.update(env)
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    code = main(["fim", *args])
+                except SystemExit as exit_:  # argparse
+                    code = int(exit_.code or 0)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        return code, out.getvalue(), err.getvalue()
 
     def report(self, *args: str) -> tuple[int, dict[str, Any]]:
         code, out, err = self.run(*args, "--json")
