@@ -400,7 +400,9 @@ class FimSettings(_Section):
     hash: Literal["sha256", "blake3"] = "sha256"
     """blake3 needs the ``blake3`` Python package (``pip install 'rampart[blake3]'``)."""
     threads: int = Field(default=0, ge=0, le=64)
-    """Hashing threads; 0: one per CPU plus one."""
+    """Hashing threads (per process); 0: one per CPU plus one (2 per worker process)."""
+    processes: int = Field(default=0, ge=0, le=64)
+    """Worker processes walking and hashing in init and check; 0: one per CPU, 1: none."""
     nice: int = Field(default=10, ge=0, le=19)
     ionice: Literal["none", "best-effort", "idle"] = "best-effort"
     ionice_level: int = Field(default=7, ge=0, le=7)

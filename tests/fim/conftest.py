@@ -22,6 +22,7 @@ class FimSite:
     state: Path
     config: Path
     dpkg: Path
+    processes: int = 1
 
     def configure(self, extra: str = "", paths: tuple[Path, ...] = ()) -> None:
         roots = ", ".join(f'"{path}"' for path in (paths or (self.root,)))
@@ -30,6 +31,7 @@ class FimSite:
             f"paths = [{roots}]\n"
             f'diff_paths = ["{self.root}/etc/*"]\n'
             f'dpkg_info = "{self.dpkg}"\n'
+            f"processes = {self.processes}\n"
             "nice = 0\n"
             'ionice = "none"\n' + extra
         )
@@ -68,8 +70,9 @@ def changes(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {change["path"]: change for change in report["changes"]}
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> FimSite:
+@pytest.fixture(params=[1, 2], ids=["one-process", "two-processes"])
+def site(tmp_path: Path, request: pytest.FixtureRequest) -> FimSite:
+    """The tree, walked by one process or by two worker processes (the two code paths)."""
     root = tmp_path / "tree"
     (root / "etc").mkdir(parents=True)
     (root / "bin").mkdir()
@@ -80,6 +83,6 @@ def site(tmp_path: Path) -> FimSite:
     os.symlink("tool", root / "bin" / "tool-link")
     dpkg = tmp_path / "dpkg" / "info"
     dpkg.mkdir(parents=True)
-    made = FimSite(root, tmp_path / "state", tmp_path / "rampart.toml", dpkg)
+    made = FimSite(root, tmp_path / "state", tmp_path / "rampart.toml", dpkg, request.param)
     made.configure()
     return made

@@ -32,7 +32,8 @@ CREATE TABLE files (
 _SELECT_ALL = "SELECT path, fingerprint, digest, target FROM files"
 _SELECT_ONE = _SELECT_ALL + " WHERE path = ?"
 _SELECT_RANGE = _SELECT_ALL + " WHERE path >= ? AND path < ?"
-_Row = tuple[bytes, bytes, bytes | None, bytes]
+Row = tuple[bytes, bytes, bytes | None, bytes]
+"""A stored row: encoded path, fingerprint, hash (None: unreadable), encoded link target."""
 
 
 class BaselineError(RampartError):
@@ -83,7 +84,7 @@ def open_readonly(path: Path) -> tuple[sqlite3.Connection, dict[str, str]]:
     return connection, meta
 
 
-def _entry(row: _Row) -> Entry:
+def _entry(row: Row) -> Entry:
     return entry_from_fingerprint(row[1], row[2], os.fsdecode(row[3]))
 
 
@@ -126,6 +127,15 @@ def save(
     path: Path, entries: Iterable[tuple[str, Entry]], algorithm: str, roots: Iterable[str]
 ) -> None:
     """Write a whole new baseline, then rename it over the old one (mode 0600)."""
+    rows = [
+        (os.fsencode(name), entry_fingerprint(entry), entry.digest, os.fsencode(entry.target))
+        for name, entry in entries
+    ]
+    save_rows(path, rows, algorithm, roots)
+
+
+def save_rows(path: Path, rows: list[Row], algorithm: str, roots: Iterable[str]) -> None:
+    """:func:`save` from rows as stored: (encoded path, fingerprint, hash, encoded target)."""
     directory = path.parent
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -145,15 +155,7 @@ def save(
                 "roots": json.dumps(sorted(set(roots))),
             }
             connection.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
-            rows = sorted(
-                (
-                    os.fsencode(name),
-                    entry_fingerprint(entry),
-                    entry.digest,
-                    os.fsencode(entry.target),
-                )
-                for name, entry in entries
-            )
+            rows.sort()  # in key order: the B-tree is appended to, never split in the middle
             connection.executemany("INSERT INTO files VALUES (?, ?, ?, ?)", rows)
             connection.commit()
         finally:

@@ -18,6 +18,7 @@ from typing import Any
 from rampart.config import FimSettings
 from rampart.errors import UsageError
 from rampart.fim import baseline as store
+from rampart.fim import parallel
 from rampart.fim.changes import Change, package_may_excuse, significant
 from rampart.fim.diffs import Copies
 from rampart.fim.entry import (
@@ -85,9 +86,18 @@ class Fim:
     """File integrity over the configured paths (or ``roots``), with one baseline file."""
 
     def __init__(
-        self, settings: FimSettings, state_dir: Path, roots: Iterable[str] | None = None
+        self,
+        settings: FimSettings,
+        state_dir: Path,
+        roots: Iterable[str] | None = None,
+        *,
+        processes: int | None = None,
     ) -> None:
+        """``processes``: worker processes for init and check (default ``[fim] processes``;
+        a caller with threads of its own, such as the daemon, passes 1)."""
         self.settings = settings
+        wanted = settings.processes if processes is None else processes
+        self.processes = wanted or os.cpu_count() or 1
         chosen = tuple(roots) if roots else settings.paths
         for root in chosen:
             if not root.startswith("/") or "\0" in root:
@@ -117,9 +127,45 @@ class Fim:
         """Record the current state as the baseline (replacing any)."""
         started, report = time.monotonic(), self._report("init")
         self._make_dir()
+        if self._parallel():
+            return self._parallel_init(report, started)
         scan = self._scan(None, full=True, keep_copies=True)
         self._save(scan.entries, report)
         self._finish(report, scan, started)
+        return report
+
+    def _parallel(self) -> bool:
+        """Worker processes when there are cores and every root is a directory (or missing)."""
+        return parallel.worth_it(self.processes) and all(
+            os.path.isdir(root) and not os.path.islink(root)
+            for root in self.roots
+            if os.path.lexists(root)
+        )
+
+    def _job(self, recorded: dict[bytes, bytes] | None) -> parallel.Job:
+        settings = self.settings
+        return parallel.Job(
+            self._walker(),
+            settings.hash,
+            settings.threads or 2,
+            settings.max_rate,
+            self.copies,
+            settings.diff_max_size,
+            recorded,
+        )
+
+    def _parallel_init(self, report: Report, started: float) -> Report:
+        job = self._job(None)
+        found, roots = parallel.run(job, self.processes)
+        rows = found.rows
+        rows.extend((os.fsencode(r), fingerprint(st), b"", b"") for r, st in roots)
+        store.save_rows(self.path, rows, self.settings.hash, self.roots)
+        eligible = self.copies.eligible
+        self.copies.prune(d for p, _, d, _ in rows if d and eligible(os.fsdecode(p)))
+        report.paths, report.errors = len(rows), [*job.walker.errors, *found.errors]
+        report.hashed_files, report.hashed_bytes = found.hashed_files, found.hashed_bytes
+        report.notes.extend(f"{root}: does not exist" for root in job.walker.missing_roots)
+        report.seconds = time.monotonic() - started
         return report
 
     def check(self, full: bool = False) -> Report:
@@ -131,12 +177,7 @@ class Fim:
         try:
             self._same_algorithm(meta["hash"])
             recorded = store.fingerprints(connection, self.path)
-            walker = self._walker()
-            candidates: list[tuple[str, os.stat_result]] = []
-            encode, pop = os.fsencode, recorded.pop
-            for path, st in walker:  # the hot loop: a few bytes compared per path
-                if pop(encode(path), None) != fingerprint(st):
-                    candidates.append((path, st))
+            walker, candidates = self._changed_paths(recorded)
             exclude, roots = self.exclude, self.roots
             gone = [
                 name
@@ -157,6 +198,30 @@ class Fim:
         self._finish(report, scan, started)
         report.paths = walker.walked
         return report
+
+    def _changed_paths(
+        self, recorded: dict[bytes, bytes]
+    ) -> tuple[Walker, list[tuple[str, os.stat_result]]]:
+        """The walk's paths whose fingerprint differs; what is left in ``recorded`` is gone."""
+        candidates: list[tuple[str, os.stat_result]] = []
+        encode, pop = os.fsencode, recorded.pop
+        if self._parallel():
+            job = self._job(recorded)
+            found, roots = parallel.run(job, self.processes)
+            for key in found.seen:
+                pop(key, None)
+            candidates = found.candidates
+            for root, st in roots:
+                if pop(encode(root), None) != fingerprint(st):
+                    candidates.append((root, st))
+            job.walker.walked = len(found.seen) + len(roots)
+            job.walker.errors.extend(found.errors)
+            return job.walker, candidates
+        walker = self._walker()
+        for path, st in walker:  # the hot loop: a few bytes compared per path
+            if pop(encode(path), None) != fingerprint(st):
+                candidates.append((path, st))
+        return walker, candidates
 
     def _full_check(self) -> Report:
         started, report = time.monotonic(), self._report("check")

@@ -66,7 +66,7 @@ class RealtimeMonitor:
         *,
         settle: float = 0.2,
     ) -> None:
-        self.fim = Fim(settings, state_dir)
+        self.fim = Fim(settings, state_dir, processes=1)  # never fork a threaded daemon
         self.on_event = on_event
         self.settle = settle
         self.hasher = FileHasher(settings.hash)

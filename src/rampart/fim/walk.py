@@ -44,7 +44,7 @@ class Walker:
         return is_dir or self.include is None or bool(self.include.match(path))
 
     def __iter__(self) -> Iterator[tuple[str, os.stat_result]]:
-        for root in _outermost(self.roots):
+        for root in outermost(self.roots):
             try:
                 st = os.lstat(root)
             except FileNotFoundError:
@@ -59,9 +59,12 @@ class Walker:
             self.walked += 1
             yield root, st
             if is_dir:
-                yield from self._below(root, st.st_dev)
+                yield from self.below(root, st.st_dev)
 
-    def _below(self, root: str, device: int) -> Iterator[tuple[str, os.stat_result]]:
+    def below(
+        self, root: str, device: int, subdirs: list[str] | None = None
+    ) -> Iterator[tuple[str, os.stat_result]]:
+        """Everything below ``root``; with ``subdirs``: only its entries, subdirectories there."""
         stack = [root]
         exclude, include = self.exclude, self.include
         while stack:
@@ -86,14 +89,14 @@ class Walker:
                         continue
                     if stat.S_ISDIR(st.st_mode):
                         if not self.one_filesystem or st.st_dev == device:
-                            stack.append(path)
+                            (stack if subdirs is None else subdirs).append(path)
                     elif include is not None and not include.match(path):
                         continue
                     self.walked += 1
                     yield path, st
 
 
-def _outermost(roots: Iterable[str]) -> list[str]:
+def outermost(roots: Iterable[str]) -> list[str]:
     """The roots without duplicates or roots inside another root (walked once)."""
     kept: list[str] = []
     for root in sorted(set(roots), key=len):
