@@ -35,6 +35,7 @@ bench: $(STAMP) test-deps
 	$(BIN)/python bench/bench_watch.py
 	$(BIN)/python bench/bench_audit.py
 	$(BIN)/python bench/bench_firewall.py
+	$(BIN)/python bench/bench_fim.py
 
 clean:
 	rm -rf $(VENV) bench/out .pytest_cache .mypy_cache .ruff_cache

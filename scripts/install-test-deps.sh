@@ -7,10 +7,13 @@
 #   openssh-server: the audit reads the real `sshd -T` (sshd is never started).
 #   restic, git: the backup and git-credential audits read real repositories.
 #   nginx: the audit reads the real `nginx -T` of test configurations.
+#   aide: the anchor of bench/bench_fim.py (make bench); no test needs it. Its
+#             daily check stops at once ("no AIDE database is present") until
+#             someone runs aideinit; the benchmark's database is in bench/out.
 #   postgresql: the audit tests start their own PostgreSQL 15 cluster in a
 #             temporary folder (initdb, pg_ctl); the package's cluster is not used.
 set -eu
-packages="fail2ban nftables iptables ipset iproute2 openssh-server nginx postgresql restic git"
+packages="fail2ban nftables iptables ipset iproute2 openssh-server nginx postgresql restic git aide"
 missing=""
 for package in $packages; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -1,7 +1,12 @@
 """Real-time: real inotify events become FIM events within moments, once per new state."""
 
+import json
 import os
 import queue
+import select
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,3 +114,35 @@ def test_a_baseline_of_another_algorithm_is_refused(
     other = settings.model_copy(update={"hash": "blake3"})
     with pytest.raises(RealtimeError, match="update --full"):
         RealtimeMonitor(other, state, lambda event: None).start()
+
+
+def test_the_watch_command(tmp_path: Path) -> None:
+    """``rampart fim watch --json`` as a child process: ready, one JSON line per change, SIGTERM."""
+    root = tmp_path / "tree"
+    root.mkdir()
+    (root / "motd").write_text("hello\n")
+    config = tmp_path / "rampart.toml"
+    config.write_text(f'[fim]\npaths = ["{root}"]\nnice = 0\nionice = "none"\n')
+    env = {**os.environ, "RAMPART_CONFIG": str(config), "RAMPART_STATE_DIR": str(tmp_path / "s")}
+    command = [sys.executable, "-m", "rampart.cli.main", "fim"]
+    subprocess.run([*command, "init"], env=env, check=True, capture_output=True, timeout=60)
+    with subprocess.Popen(
+        [*command, "watch", "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as child:
+        assert child.stderr is not None and child.stdout is not None
+        try:
+            assert "watching 1 directories" in child.stderr.readline()
+            (root / "motd").write_text("owned\n")
+            ready, _, _ = select.select([child.stdout], [], [], WAIT)
+            assert ready, "no event"
+            event = json.loads(child.stdout.readline())
+            assert (event["rule_id"], event["location"]) == (550, str(root / "motd"))
+            child.send_signal(signal.SIGTERM)
+            assert child.wait(timeout=WAIT) == 0
+        finally:
+            if child.poll() is None:
+                child.kill()

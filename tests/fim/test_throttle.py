@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from rampart.fim.throttle import RateLimit
+
 CHILD = """
 import os, subprocess
 from rampart.fim.throttle import lower_priority
@@ -29,3 +31,35 @@ def test_priorities_are_lowered_in_a_child_process() -> None:
     assert lines[2].startswith("idle")
     assert lines[4] == "15", "a lower niceness is never asked back"
     assert lines[5].startswith("best-effort: prio 4")
+
+
+class FakeTime:
+    """A clock that moves only when the limiter sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_files_per_second() -> None:
+    fake = FakeTime()
+    limit = RateLimit(100, "files/s", fake.clock, fake.sleep)
+    for _ in range(300):
+        limit.take(1 << 20)
+    assert fake.slept, "over the burst, readers wait"
+    assert fake.now == pytest.approx(2.0), "300 files at 100/s after a burst of 100"
+
+
+def test_megabytes_per_second() -> None:
+    fake = FakeTime()
+    limit = RateLimit(10, "mb/s", fake.clock, fake.sleep)
+    for _ in range(50):
+        limit.take(1_000_000)
+    assert fake.now == pytest.approx(4.0), "50 MB at 10 MB/s after a burst of 10 MB"

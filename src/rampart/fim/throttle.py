@@ -14,6 +14,7 @@ import os
 import platform
 import threading
 import time
+from collections.abc import Callable
 
 from rampart.system import CommandError, run
 
@@ -64,22 +65,28 @@ class RateLimit:
     """A token bucket shared by the hashing threads: bytes or files per second.
 
     A burst of at most one second's worth is allowed; callers block while over.
+    ``clock`` and ``sleep`` are the time functions (replaceable to test the arithmetic).
     """
 
-    def __init__(self, per_second: float, unit: str) -> None:
-        self.per_second = per_second
+    def __init__(
+        self,
+        per_second: float,
+        unit: str,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
+        self.per_second = per_second * 1_000_000 if unit == "mb/s" else per_second
         self.counts_bytes = unit == "mb/s"
-        if self.counts_bytes:
-            self.per_second *= 1_000_000
+        self.clock, self.sleep = clock, sleep
         self._lock = threading.Lock()
         self._available = self.per_second
-        self._updated = time.monotonic()
+        self._updated = clock()
 
     def take(self, size: int) -> None:
         """Wait until one file of ``size`` bytes may be read."""
         amount = float(size) if self.counts_bytes else 1.0
         with self._lock:
-            now = time.monotonic()
+            now = self.clock()
             self._available = min(
                 self.per_second, self._available + (now - self._updated) * self.per_second
             )
@@ -87,4 +94,4 @@ class RateLimit:
             self._available -= amount
             wait = -self._available / self.per_second if self._available < 0 else 0.0
         if wait > 0:
-            time.sleep(wait)
+            self.sleep(wait)
