@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from rampart.fim import baseline as store
 from tests.fim.conftest import FimSite, changes
 
 
@@ -225,3 +226,15 @@ def test_update_without_paths_forgets_paths_no_longer_configured(
     site.configure(paths=(site.root, other))
     _code, _out, err = site.run("check")
     assert f"{other}: not in the baseline" in err
+
+
+def test_a_file_recorded_unreadable_is_read_again(site: FimSite) -> None:
+    """Its fingerprint alone proves nothing about its content: every check tries it again."""
+    site.run("init")
+    path = site.state / "fim" / "baseline.sqlite"
+    accepted = store.load(path)
+    tool = str(site.root / "bin" / "tool")
+    accepted.entries[tool] = accepted.entries[tool]._replace(digest=None)  # as if unreadable
+    store.save(path, accepted.entries.items(), accepted.algorithm, accepted.roots)
+    code, report = site.report("check")
+    assert (code, report["changes"], report["hashed_files"]) == (0, [], 1)

@@ -110,6 +110,12 @@ def fingerprints(connection: sqlite3.Connection, path: Path) -> dict[bytes, byte
         raise _fail(path, f"corrupt baseline ({error})") from None
 
 
+def unhashed(connection: sqlite3.Connection) -> list[str]:
+    """Paths recorded without a hash (unreadable then): a check tries them again."""
+    rows = connection.execute("SELECT path FROM files WHERE digest IS NULL")
+    return [os.fsdecode(row[0]) for row in rows]
+
+
 def lookup(connection: sqlite3.Connection, path: str) -> Entry | None:
     row = connection.execute(_SELECT_ONE, (os.fsencode(path),)).fetchone()
     return None if row is None else _entry(row)

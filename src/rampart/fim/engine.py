@@ -9,6 +9,7 @@ resetting the clock, and that is what ``--full`` is for.
 
 import json
 import os
+import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -178,6 +179,7 @@ class Fim:
             self._same_algorithm(meta["hash"])
             recorded = store.fingerprints(connection, self.path)
             walker, candidates = self._changed_paths(recorded)
+            candidates.extend(self._unhashed(connection, {path for path, _ in candidates}))
             exclude, roots = self.exclude, self.roots
             gone = [
                 name
@@ -222,6 +224,17 @@ class Fim:
             if pop(encode(path), None) != fingerprint(st):
                 candidates.append((path, st))
         return walker, candidates
+
+    def _unhashed(
+        self, connection: sqlite3.Connection, already: set[str]
+    ) -> Iterable[tuple[str, os.stat_result]]:
+        """Files unreadable when recorded, whose fingerprint alone proves nothing: read again."""
+        for path in store.unhashed(connection):
+            if path not in already and under(path, self.roots):
+                try:
+                    yield path, os.lstat(path)
+                except OSError:
+                    continue  # gone: the deletion is found by the walk
 
     def _full_check(self) -> Report:
         started, report = time.monotonic(), self._report("check")
