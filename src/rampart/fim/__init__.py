@@ -8,8 +8,9 @@ same for single files as inotify reports them.
 
 from rampart.fim.baseline import BaselineError
 from rampart.fim.changes import Change
-from rampart.fim.engine import Fim, Report
+from rampart.fim.engine import Fim
 from rampart.fim.hashing import HashError
 from rampart.fim.realtime import RealtimeMonitor
+from rampart.fim.report import Report
 
 __all__ = ["BaselineError", "Change", "Fim", "HashError", "RealtimeMonitor", "Report"]

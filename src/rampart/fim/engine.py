@@ -12,9 +12,8 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rampart.config import FimSettings
 from rampart.errors import UsageError
@@ -31,46 +30,9 @@ from rampart.fim.entry import (
 )
 from rampart.fim.hashing import FileHasher, HashPool, hasher_factory
 from rampart.fim.packages import PackageIndex
+from rampart.fim.report import Report
 from rampart.fim.throttle import RateLimit, lower_priority
-from rampart.fim.walk import Walker, compile_globs, under
-
-
-@dataclass
-class Report:
-    """What one run saw and did."""
-
-    command: str
-    baseline: Path
-    algorithm: str
-    roots: tuple[str, ...]
-    paths: int = 0
-    hashed_files: int = 0
-    hashed_bytes: int = 0
-    seconds: float = 0.0
-    changes: list[Change] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def count(self, status: str) -> int:
-        return sum(1 for change in self.changes if change.status == status)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "command": self.command,
-            "baseline": str(self.baseline),
-            "hash": self.algorithm,
-            "roots": list(self.roots),
-            "paths": self.paths,
-            "hashed_files": self.hashed_files,
-            "hashed_bytes": self.hashed_bytes,
-            "seconds": round(self.seconds, 3),
-            "summary": {
-                status: self.count(status) for status in ("changed", "package", "added", "deleted")
-            },
-            "changes": [change.as_dict() for change in self.changes],
-            "errors": self.errors,
-            "notes": self.notes,
-        }
+from rampart.fim.walk import Walker, compile_globs, readlink, under
 
 
 @dataclass
@@ -337,7 +299,7 @@ class Fim:
                     else:
                         pool.add(path, st.st_size, keep_size if eligible(path) else -1)
                 elif kind == "symlink":
-                    entry = entry_from_stat(st, b"", _readlink(path))
+                    entry = entry_from_stat(st, b"", readlink(path))
                 else:
                     entry = entry_from_stat(st)
                 entries[path] = entry
@@ -397,48 +359,6 @@ class Fim:
         changes.sort(key=lambda change: change.path)
         return changes
 
-    def examine(self, path: str, old: Entry | None, hasher: FileHasher) -> Change | None:
-        """One path against its baseline entry (the real-time watcher's check); None: same."""
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            return None if old is None else Change(path, "deleted", old=old)
-        kind = kind_of(st.st_mode)
-        content = None
-        if kind == "file":
-            entry = entry_from_stat(st, None)
-            if old is not None and old.digest is not None and old.same_content_key(entry):
-                entry = entry._replace(digest=old.digest)
-            else:
-                eligible = self.copies.eligible(path)
-                hashed = hasher.hash(
-                    path, st.st_size, self.settings.diff_max_size if eligible else -1
-                )
-                if hashed.st is not None:
-                    entry = entry_from_stat(hashed.st, hashed.digest)
-                content = hashed.content
-        elif kind == "symlink":
-            entry = entry_from_stat(st, b"", _readlink(path))
-        else:
-            entry = entry_from_stat(st)
-        if old is None:
-            return self.judge(Change(path, "added", new=entry))
-        attributes = significant(old, changed_attributes(old, entry))
-        if not attributes:
-            return None
-        diff = ""
-        if "hash" in attributes and self.copies.eligible(path):
-            diff = self.copies.diff(path, old.digest, content)
-        return self.judge(Change(path, "changed", attributes, old, entry, diff=diff))
-
-    def wanted(self, path: str) -> bool:
-        """Whether ``path`` is watched: under a root, not excluded, included."""
-        if not under(path, self.roots):
-            return False
-        if self.exclude is not None and self.exclude.match(path):
-            return False
-        return self.include is None or bool(self.include.match(path)) or os.path.isdir(path)
-
     def judge(self, change: Change) -> Change:
         """A content change that dpkg's recorded sum explains becomes a package update."""
         new = change.new
@@ -458,10 +378,3 @@ class Fim:
             package=package,
             diff=change.diff,
         )
-
-
-def _readlink(path: str) -> str:
-    try:
-        return os.readlink(path)
-    except OSError:
-        return ""

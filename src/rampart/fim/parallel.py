@@ -26,7 +26,7 @@ from rampart.fim.diffs import Copies
 from rampart.fim.entry import fingerprint
 from rampart.fim.hashing import FileHasher, HashPool
 from rampart.fim.throttle import RateLimit
-from rampart.fim.walk import Walker, outermost
+from rampart.fim.walk import Walker, outermost, readlink
 
 #: Directories this many levels below a root (or deeper) are one task each, whole.
 WHOLE_FROM_DEPTH = 2
@@ -103,7 +103,7 @@ def _record(job: Job, items: Iterator[tuple[str, os.stat_result]], part: Part) -
                 files[path] = st
                 pool.add(path, st.st_size, keep)
             elif kind == stat.S_IFLNK:
-                rows.append((encode(path), fingerprint(st), b"", encode(_readlink(path))))
+                rows.append((encode(path), fingerprint(st), b"", encode(readlink(path))))
             else:
                 rows.append((encode(path), fingerprint(st), b"", b""))
         for hashed in pool.results():
@@ -118,13 +118,6 @@ def _record(job: Job, items: Iterator[tuple[str, os.stat_result]], part: Part) -
     finally:
         pool.executor.shutdown(wait=True, cancel_futures=True)
     part.hashed_files, part.hashed_bytes = hasher.hashed_files, hasher.hashed_bytes
-
-
-def _readlink(path: str) -> str:
-    try:
-        return os.readlink(path)
-    except OSError:
-        return ""
 
 
 def run(job: Job, processes: int) -> tuple[Part, list[tuple[str, os.stat_result]]]:

@@ -22,10 +22,11 @@ from pathlib import Path
 from rampart.config import FimSettings
 from rampart.errors import RampartError
 from rampart.fim import baseline as store
-from rampart.fim.changes import Change
+from rampart.fim.changes import Change, significant
 from rampart.fim.engine import Fim
+from rampart.fim.entry import Entry, changed_attributes, entry_from_stat, kind_of
 from rampart.fim.hashing import FileHasher
-from rampart.fim.walk import under
+from rampart.fim.walk import readlink, under
 from rampart.hids import Event
 from rampart.sources.inotify import EVENT_HEADER, Inotify
 
@@ -146,7 +147,7 @@ class RealtimeMonitor:
         stack = [top]
         while stack:
             directory = stack.pop()
-            if not self.fim.wanted(directory) and directory not in self._parents():
+            if not watched(self.fim, directory) and directory not in self._parents():
                 continue
             wd = self._inotify.add(directory, WATCH_MASK)
             if wd <= 0:
@@ -220,11 +221,11 @@ class RealtimeMonitor:
     def _check_path(self, path: str) -> None:
         if self._connection is None:
             return
-        if os.path.lexists(path) and not self.fim.wanted(path):
+        if os.path.lexists(path) and not watched(self.fim, path):
             return  # excluded (a deleted path is always looked up: it may be in the baseline)
         try:
             old = store.lookup(self._connection, path)
-            change = self.fim.examine(path, old, self.hasher)
+            change = examine(self.fim, path, old, self.hasher)
             self._report(path, change)
             if (
                 change is not None
@@ -267,3 +268,45 @@ class RealtimeMonitor:
             return
         for change in report.changes:
             self._report(change.path, change)
+
+
+def examine(fim: Fim, path: str, old: Entry | None, hasher: FileHasher) -> Change | None:
+    """One path against its baseline entry (the real-time watcher's check); None: same."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None if old is None else Change(path, "deleted", old=old)
+    kind = kind_of(st.st_mode)
+    content = None
+    if kind == "file":
+        entry = entry_from_stat(st, None)
+        if old is not None and old.digest is not None and old.same_content_key(entry):
+            entry = entry._replace(digest=old.digest)
+        else:
+            eligible = fim.copies.eligible(path)
+            hashed = hasher.hash(path, st.st_size, fim.settings.diff_max_size if eligible else -1)
+            if hashed.st is not None:
+                entry = entry_from_stat(hashed.st, hashed.digest)
+            content = hashed.content
+    elif kind == "symlink":
+        entry = entry_from_stat(st, b"", readlink(path))
+    else:
+        entry = entry_from_stat(st)
+    if old is None:
+        return fim.judge(Change(path, "added", new=entry))
+    attributes = significant(old, changed_attributes(old, entry))
+    if not attributes:
+        return None
+    diff = ""
+    if "hash" in attributes and fim.copies.eligible(path):
+        diff = fim.copies.diff(path, old.digest, content)
+    return fim.judge(Change(path, "changed", attributes, old, entry, diff=diff))
+
+
+def watched(fim: Fim, path: str) -> bool:
+    """Whether ``path`` is watched: under a root, not excluded, included."""
+    if not under(path, fim.roots):
+        return False
+    if fim.exclude is not None and fim.exclude.match(path):
+        return False
+    return fim.include is None or bool(fim.include.match(path)) or os.path.isdir(path)

@@ -103,3 +103,11 @@ def outermost(roots: Iterable[str]) -> list[str]:
         if not under(root, kept):
             kept.append(root)
     return kept
+
+
+def readlink(path: str) -> str:
+    """A symbolic link's target, "" when it cannot be read (gone, not a link)."""
+    try:
+        return os.readlink(path)
+    except OSError:
+        return ""
