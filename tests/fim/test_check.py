@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from rampart.config import load_settings
+from rampart.fim import Fim
 from rampart.fim import baseline as store
 from tests.fim.conftest import FimSite, changes
 
@@ -238,3 +240,23 @@ def test_a_file_recorded_unreadable_is_read_again(site: FimSite) -> None:
     store.save(path, accepted.entries.items(), accepted.algorithm, accepted.roots)
     code, report = site.report("check")
     assert (code, report["changes"], report["hashed_files"]) == (0, [], 1)
+
+
+def test_the_report_gives_hids_events(site: FimSite) -> None:
+    """What the daemon and the alerts get: rampart.hids.Event values, one per change."""
+    settings = load_settings(site.config)
+    fim = Fim(settings.fim, site.state, processes=site.processes)
+    fim.init()
+    (site.root / "etc" / "app.conf").write_text("port = 1\n")
+    (site.root / "etc" / "hosts").unlink()
+    events = {event.location: event for event in fim.check().events()}
+    changed = events[str(site.root / "etc" / "app.conf")]
+    assert (changed.rule_id, changed.level, changed.groups) == (
+        550,
+        7,
+        ("syscheck", "fim", "changed"),
+    )
+    assert changed.fields["path"] == str(site.root / "etc" / "app.conf")
+    assert "+port = 1" in changed.detail
+    deleted = events[str(site.root / "etc" / "hosts")]
+    assert (deleted.rule_id, deleted.level, deleted.description) == (553, 7, "File deleted")

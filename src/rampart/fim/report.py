@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from rampart.fim.changes import STATUSES, Change
+from rampart.hids import Event
 
 
 @dataclass
@@ -22,6 +23,10 @@ class Report:
     changes: list[Change] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    def events(self) -> list[Event]:
+        """The changes as HIDS events (rules 550-554), for alerts and the store."""
+        return [change.event() for change in self.changes]
 
     def count(self, status: str) -> int:
         return sum(1 for change in self.changes if change.status == status)
