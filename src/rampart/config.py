@@ -407,6 +407,7 @@ class FimSettings(_Section):
     ionice: Literal["none", "best-effort", "idle"] = "best-effort"
     ionice_level: int = Field(default=7, ge=0, le=7)
     max_rate: Annotated[tuple[float, str] | None, BeforeValidator(parse_rate)] = None
+    """Read at most this much per second (the scan then runs in one process)."""
     diff_paths: tuple[str, ...] = ("/etc/*",)
     """Globs of small text files whose copy is kept (mode 0600) to show a diff."""
     nodiff: tuple[str, ...] = (

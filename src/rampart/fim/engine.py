@@ -98,7 +98,13 @@ class Fim:
         return report
 
     def _parallel(self) -> bool:
-        """Worker processes when there are cores and every root is a directory (or missing)."""
+        """Worker processes when there are cores and every root is a directory (or missing).
+
+        A rate limit is one budget shared by one process's threads: with ``max_rate`` the
+        scan stays in one process, so the limit holds for the whole scan.
+        """
+        if self.settings.max_rate is not None:
+            return False
         return parallel.worth_it(self.processes) and all(
             os.path.isdir(root) and not os.path.islink(root)
             for root in self.roots
@@ -111,7 +117,6 @@ class Fim:
             self._walker(),
             settings.hash,
             settings.threads or 2,
-            settings.max_rate,
             self.copies,
             settings.diff_max_size,
             recorded,

@@ -25,7 +25,6 @@ from rampart.fim.baseline import Row
 from rampart.fim.diffs import Copies
 from rampart.fim.entry import fingerprint
 from rampart.fim.hashing import FileHasher, HashPool
-from rampart.fim.throttle import RateLimit
 from rampart.fim.walk import Walker, outermost, readlink
 
 #: Directories this many levels below a root (or deeper) are one task each, whole.
@@ -39,7 +38,6 @@ class Job:
     walker: Walker
     algorithm: str
     threads: int
-    limit: tuple[float, str] | None
     copies: Copies | None
     keep_size: int
     recorded: dict[bytes, bytes] | None
@@ -89,8 +87,7 @@ def _compare(
 
 
 def _record(job: Job, items: Iterator[tuple[str, os.stat_result]], part: Part) -> None:
-    limit = RateLimit(*job.limit) if job.limit else None
-    hasher = FileHasher(job.algorithm, limit)
+    hasher = FileHasher(job.algorithm)  # no rate limit here: a limited scan is not parallel
     pool = HashPool(hasher, job.threads)
     encode, rows = os.fsencode, part.rows
     eligible = job.copies.eligible if job.copies is not None else None
