@@ -402,7 +402,7 @@ class FimSettings(_Section):
     threads: int = Field(default=0, ge=0, le=64)
     """Hashing threads (per process); 0: one per CPU plus one (2 per worker process)."""
     processes: int = Field(default=0, ge=0, le=64)
-    """Worker processes walking and hashing in init and check; 0: one per CPU, 1: none."""
+    """Worker processes walking and hashing; 0: one per CPU for init, none for a check."""
     nice: int = Field(default=10, ge=0, le=19)
     ionice: Literal["none", "best-effort", "idle"] = "best-effort"
     ionice_level: int = Field(default=7, ge=0, le=7)

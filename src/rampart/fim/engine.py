@@ -61,6 +61,9 @@ class Fim:
         self.settings = settings
         wanted = settings.processes if processes is None else processes
         self.processes = wanted or os.cpu_count() or 1
+        # a check is mostly lstat calls: measured on 2 cores, starting workers and sending
+        # 100,000 paths back cost more than they save, so only an explicit number splits it
+        self.check_processes = wanted or 1
         chosen = tuple(roots) if roots else settings.paths
         for root in chosen:
             if not root.startswith("/") or "\0" in root:
@@ -90,14 +93,14 @@ class Fim:
         """Record the current state as the baseline (replacing any)."""
         started, report = time.monotonic(), self._report("init")
         self._make_dir()
-        if self._parallel():
+        if self._parallel(self.processes):
             return self._parallel_init(report, started)
         scan = self._scan(None, full=True, keep_copies=True)
         self._save(scan.entries, report)
         self._finish(report, scan, started)
         return report
 
-    def _parallel(self) -> bool:
+    def _parallel(self, processes: int) -> bool:
         """Worker processes when there are cores and every root is a directory (or missing).
 
         A rate limit is one budget shared by one process's threads: with ``max_rate`` the
@@ -105,7 +108,7 @@ class Fim:
         """
         if self.settings.max_rate is not None:
             return False
-        return parallel.worth_it(self.processes) and all(
+        return parallel.worth_it(processes) and all(
             os.path.isdir(root) and not os.path.islink(root)
             for root in self.roots
             if os.path.lexists(root)
@@ -174,9 +177,9 @@ class Fim:
         """The walk's paths whose fingerprint differs; what is left in ``recorded`` is gone."""
         candidates: list[tuple[str, os.stat_result]] = []
         encode, pop = os.fsencode, recorded.pop
-        if self._parallel():
+        if self._parallel(self.check_processes):
             job = self._job(recorded)
-            found, roots = parallel.run(job, self.processes)
+            found, roots = parallel.run(job, self.check_processes)
             for key in found.seen:
                 pop(key, None)
             candidates = found.candidates
