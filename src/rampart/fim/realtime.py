@@ -9,6 +9,7 @@ watched as they appear. When the kernel's event queue overflows, a full
 check of the roots runs and its changes are reported the same way.
 """
 
+import ctypes
 import errno
 import logging
 import os
@@ -52,6 +53,17 @@ WATCH_MASK = (
 )
 
 
+#: A path is checked at most this long after its first event, even if events go on.
+MAX_DELAY = 2.0
+
+
+def _watch_error() -> str:
+    code = ctypes.get_errno()
+    if code == errno.ENOSPC:
+        return "inotify watch limit reached (raise fs.inotify.max_user_watches)"
+    return os.strerror(code) if code else "inotify_add_watch failed"
+
+
 class RealtimeError(RampartError):
     """Real-time monitoring cannot start (no inotify, no baseline)."""
 
@@ -89,12 +101,15 @@ class RealtimeMonitor:
         self._open_baseline()
         inotify = Inotify.create()
         if inotify is None:
+            self.stop()
             raise RealtimeError("inotify is not available here (not Linux, or its limits reached)")
         self._inotify = inotify
         for root in self.fim.roots:
-            self._watch_tree(root if os.path.isdir(root) else os.path.dirname(root))
+            self._watch_tree(inotify, root if os.path.isdir(root) else os.path.dirname(root))
         self._stop_read, self._stop_write = os.pipe()
-        self._thread = threading.Thread(target=self._run, name="fim-realtime", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(inotify,), name="fim-realtime", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -140,21 +155,17 @@ class RealtimeMonitor:
             except RampartError as error:
                 log.warning("fim: keeping the old baseline: %s", error)
 
-    def _watch_tree(self, top: str) -> list[str]:
+    def _watch_tree(self, inotify: Inotify, top: str) -> list[str]:
         """Watch ``top`` and the directories below it; the paths found, for a first check."""
-        assert self._inotify is not None  # noqa: S101 (set in start)
         found: list[str] = []
         stack = [top]
         while stack:
             directory = stack.pop()
             if not watched(self.fim, directory) and directory not in self._parents():
                 continue
-            wd = self._inotify.add(directory, WATCH_MASK)
+            wd = inotify.add(directory, WATCH_MASK)
             if wd <= 0:
-                reason = os.strerror(errno.ENOSPC)
-                self.errors.append(
-                    f"{directory}: cannot watch ({reason}: raise fs.inotify.max_user_watches)"
-                )
+                self.errors.append(f"{directory}: cannot watch: {_watch_error()}")
                 continue
             self._watches[wd] = directory
             try:
@@ -170,30 +181,32 @@ class RealtimeMonitor:
     def _parents(self) -> set[str]:
         return {os.path.dirname(root) for root in self.fim.roots}
 
-    def _run(self) -> None:
+    def _run(self, inotify: Inotify) -> None:
+        """Collect paths until a short quiet moment (at most MAX_DELAY), then check them."""
         pending: set[str] = set()
-        deadline = 0.0
+        quiet_at = due_at = 0.0
         while True:
-            timeout = max(0.0, deadline - time.monotonic()) if pending else None
-            assert self._inotify is not None  # noqa: S101
-            ready, _, _ = select.select([self._inotify.fd, self._stop_read], [], [], timeout)
+            timeout = max(0.0, min(quiet_at, due_at) - time.monotonic()) if pending else None
+            ready, _, _ = select.select([inotify.fd, self._stop_read], [], [], timeout)
             if self._stop_read in ready:
                 return
             if ready:
-                overflow = self._read_events(pending)
-                if overflow:
+                if not pending:
+                    due_at = time.monotonic() + MAX_DELAY  # a busy file cannot starve the check
+                if self._read_events(inotify, pending):
                     self._full_check()
-                deadline = time.monotonic() + self.settle
-                continue
+                quiet_at = time.monotonic() + self.settle
+                if time.monotonic() < due_at:
+                    continue
             self._reopen_if_replaced()
             for path in sorted(pending):
                 self._check_path(path)
             pending.clear()
 
-    def _read_events(self, pending: set[str]) -> bool:
-        assert self._inotify is not None  # noqa: S101
+    def _read_events(self, inotify: Inotify, pending: set[str]) -> bool:
+        """Add the paths of the queued events to ``pending``; True when the queue overflowed."""
         try:
-            data = os.read(self._inotify.fd, 65536)
+            data = os.read(inotify.fd, 65536)
         except (BlockingIOError, InterruptedError):
             return False
         overflow = False
@@ -215,7 +228,8 @@ class RealtimeMonitor:
             if under(path, self.fim.roots):
                 pending.add(path)
             if mask & IN_ISDIR and mask & (IN_CREATE | IN_MOVED_TO):
-                pending.update(p for p in self._watch_tree(path) if under(p, self.fim.roots))
+                found = self._watch_tree(inotify, path)
+                pending.update(p for p in found if under(p, self.fim.roots))
         return overflow
 
     def _check_path(self, path: str) -> None:
