@@ -7,6 +7,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,30 @@ def test_the_watch_command(tmp_path: Path) -> None:
         finally:
             if child.poll() is None:
                 child.kill()
+
+
+def test_a_file_written_without_pause_is_still_checked(
+    watched: tuple[Path, FimSettings, Path],
+) -> None:
+    """Events that never stop (a busy file) do not postpone the check for ever."""
+    root, settings, state = watched
+    events: queue.Queue[Event] = queue.Queue()
+    monitor = RealtimeMonitor(settings, state, events.put, settle=1.0)
+    monitor.start()
+    stop = threading.Event()
+
+    def keep_writing() -> None:
+        number = 0
+        while not stop.is_set():
+            number += 1
+            (root / "etc" / "app.conf").write_text(f"port = {number}\n")
+            stop.wait(0.05)  # far less than the quiet period the watcher waits for
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        assert next_event(events).rule_id == 550
+    finally:
+        stop.set()
+        writer.join()
+        monitor.stop()
