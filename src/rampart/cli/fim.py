@@ -36,7 +36,7 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
         if name == "check":
             command.add_argument(
                 "--fail-on",
-                type=int,
+                type=_level,
                 default=0,
                 metavar="LEVEL",
                 help="exit 1 only for changes at or above this level (default 0: any change)",
@@ -49,6 +49,12 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
     )
     watch.add_argument("--json", action="store_true", help="one JSON object per event")
     watch.set_defaults(handler=run_watch)
+
+
+def _level(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 15:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a level from 0 to 15")
+    return int(text)
 
 
 def run_scan(args: argparse.Namespace) -> int:
