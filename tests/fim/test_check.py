@@ -10,6 +10,7 @@ import pytest
 from rampart.config import load_settings
 from rampart.fim import Fim
 from rampart.fim import baseline as store
+from tests.conftest import run_rampart
 from tests.fim.conftest import FimSite, changes
 
 
@@ -260,3 +261,25 @@ def test_the_report_gives_hids_events(site: FimSite) -> None:
     assert "+port = 1" in changed.detail
     deleted = events[str(site.root / "etc" / "hosts")]
     assert (deleted.rule_id, deleted.level, deleted.description) == (553, 7, "File deleted")
+
+
+def test_hostile_names_and_contents_cannot_forge_the_text_report(site: FimSite) -> None:
+    """A newline or an undecodable byte in a name, an escape sequence in a file: all escaped."""
+    forged = b"rampart fim check: 0 changed"  # a name cannot hold "/", it can hold this
+    hostile = os.fsdecode(bytes(site.root / "etc") + b"/x\xff\n" + forged)
+    Path(hostile).write_text("a = 1\n")
+    site.run("init")
+    Path(hostile).write_text("a = \x1b[31m2\n")
+    env = {
+        "RAMPART_CONFIG": str(site.config),
+        "RAMPART_STATE_DIR": str(site.state),
+        "LC_ALL": "C.UTF-8",  # a strict UTF-8 terminal: undecodable bytes must not crash it
+    }
+    result = run_rampart(["fim", "check"], env=env)
+    assert result.returncode == 1, result.stderr
+    assert "\x1b" not in result.stdout
+    assert "x\\xff\\nrampart fim check: 0 changed" in result.stdout
+    assert not any(line.startswith(forged.decode()) for line in result.stdout.splitlines())
+    assert "+a = \\x1b[31m2" in result.stdout
+    _code, report = site.report("check")
+    assert set(changes(report)) == {hostile}, "JSON keeps the real name (surrogate escapes)"

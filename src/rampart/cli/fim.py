@@ -8,6 +8,8 @@ import threading
 from types import FrameType
 from typing import Any
 
+from rampart.fim.diffs import printable as shown
+
 EXIT_OK, EXIT_CHANGED = 0, 1
 
 
@@ -80,20 +82,24 @@ def run_scan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _indented(diff: str) -> str:
+    return "\n".join("    " + shown(line) for line in diff.split("\n"))
+
+
 def _print_report(report: Any) -> None:
     for change in report.changes:
         what = ",".join(change.attributes) or "-"
         package = f"  [{change.package}]" if change.package else ""
         print(
-            f"{change.status:8} {change.path}  {what}{package}  (rule {change.rule_id}, "
+            f"{change.status:8} {shown(change.path)}  {what}{package}  (rule {change.rule_id}, "
             f"level {change.level})"
         )
         if change.diff:
-            print("    " + change.diff.replace("\n", "\n    "))
+            print(_indented(change.diff))
     for error in report.errors:
-        print(f"unreadable: {error}", file=sys.stderr)
+        print(f"unreadable: {shown(error)}", file=sys.stderr)
     for note in report.notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(f"note: {shown(note)}", file=sys.stderr)
     summary = ", ".join(
         f"{report.count(s)} {s}" for s in ("changed", "package", "added", "deleted")
     )
@@ -127,9 +133,9 @@ def run_watch(args: argparse.Namespace) -> int:
             }
             print(json.dumps(record), flush=True)
         else:
-            print(f"level {event.level} rule {event.rule_id}: {event.log}", flush=True)
+            print(f"level {event.level} rule {event.rule_id}: {shown(event.log)}", flush=True)
             if event.detail:
-                print("    " + event.detail.replace("\n", "\n    "), flush=True)
+                print(_indented(event.detail), flush=True)
 
     def request_stop(_signum: int, _frame: FrameType | None) -> None:
         stop.set()

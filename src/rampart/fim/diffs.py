@@ -18,6 +18,18 @@ from pathlib import Path
 MAX_DIFF_LINES = 200
 
 
+def printable(text: str) -> str:
+    """``text`` safe for a terminal and one line: undecodable bytes and controls escaped.
+
+    File names and contents are chosen by whoever wrote them: a newline would forge a
+    report line, an escape sequence would drive the terminal.
+    """
+    decoded = os.fsencode(text).decode("utf-8", "backslashreplace")
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in decoded
+    )
+
+
 def looks_like_text(content: bytes) -> bool:
     return b"\0" not in content[:8192]
 
@@ -81,8 +93,8 @@ class Copies:
             difflib.unified_diff(
                 old_content.decode("utf-8", "replace").splitlines(),
                 new_content.decode("utf-8", "replace").splitlines(),
-                fromfile=f"{path} (baseline)",
-                tofile=path,
+                fromfile=f"{printable(path)} (baseline)",
+                tofile=printable(path),
                 lineterm="",
             )
         )
