@@ -14,11 +14,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rampart.config import FimSettings
 from rampart.errors import UsageError
 from rampart.fim import baseline as store
-from rampart.fim import parallel
 from rampart.fim.changes import Change, package_may_excuse, significant
 from rampart.fim.diffs import Copies
 from rampart.fim.entry import (
@@ -33,6 +33,9 @@ from rampart.fim.packages import PackageIndex
 from rampart.fim.report import Report
 from rampart.fim.throttle import RateLimit, lower_priority
 from rampart.fim.walk import Walker, compile_globs, readlink, under
+
+if TYPE_CHECKING:
+    from rampart.fim import parallel
 
 
 @dataclass
@@ -106,15 +109,19 @@ class Fim:
         A rate limit is one budget shared by one process's threads: with ``max_rate`` the
         scan stays in one process, so the limit holds for the whole scan.
         """
-        if self.settings.max_rate is not None:
+        if self.settings.max_rate is not None or processes < 2:
             return False
+        from rampart.fim import parallel  # multiprocessing: imported only when used
+
         return parallel.worth_it(processes) and all(
             os.path.isdir(root) and not os.path.islink(root)
             for root in self.roots
             if os.path.lexists(root)
         )
 
-    def _job(self, recorded: dict[bytes, bytes] | None) -> parallel.Job:
+    def _job(self, recorded: dict[bytes, bytes] | None) -> "parallel.Job":
+        from rampart.fim import parallel
+
         settings = self.settings
         return parallel.Job(
             self._walker(),
@@ -126,6 +133,8 @@ class Fim:
         )
 
     def _parallel_init(self, report: Report, started: float) -> Report:
+        from rampart.fim import parallel
+
         job = self._job(None)
         found, roots = parallel.run(job, self.processes)
         rows = found.rows
@@ -178,6 +187,8 @@ class Fim:
         candidates: list[tuple[str, os.stat_result]] = []
         encode, pop = os.fsencode, recorded.pop
         if self._parallel(self.check_processes):
+            from rampart.fim import parallel
+
             job = self._job(recorded)
             found, roots = parallel.run(job, self.check_processes)
             for key in found.seen:
