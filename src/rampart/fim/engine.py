@@ -140,8 +140,7 @@ class Fim:
         rows = found.rows
         rows.extend((os.fsencode(r), fingerprint(st), b"", b"") for r, st in roots)
         store.save_rows(self.path, rows, self.settings.hash, self.roots)
-        eligible = self.copies.eligible
-        self.copies.prune(d for p, _, d, _ in rows if d and eligible(os.fsdecode(p)))
+        self.copies.prune(found.kept)
         report.paths, report.errors = len(rows), [*job.walker.errors, *found.errors]
         report.hashed_files, report.hashed_bytes = found.hashed_files, found.hashed_bytes
         report.notes.extend(f"{root}: does not exist" for root in job.walker.missing_roots)
@@ -337,7 +336,7 @@ class Fim:
                     if keep_copies:
                         self.copies.keep(hashed.digest, hashed.content)
         finally:
-            pool.executor.shutdown(wait=True, cancel_futures=True)
+            pool.close()
         return _Scan(
             entries,
             contents,

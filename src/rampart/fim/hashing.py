@@ -145,9 +145,13 @@ class HashPool:
     BATCH_FILES = 64
     BATCH_BYTES = 8 << 20
 
-    def __init__(self, hasher: FileHasher, threads: int) -> None:
+    def __init__(
+        self, hasher: FileHasher, threads: int, executor: ThreadPoolExecutor | None = None
+    ) -> None:
+        """``executor``: threads to share (kept running); by default the pool's own."""
         self.hasher = hasher
-        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fim-hash")
+        self.owned = executor is None
+        self.executor = executor or ThreadPoolExecutor(threads, thread_name_prefix="fim-hash")
         self.futures: list[Future[list[Hashed]]] = []
         self._batch: list[tuple[str, int, int]] = []
         self._batch_bytes = 0
@@ -167,10 +171,15 @@ class HashPool:
         return [self.hasher.hash(path, size, keep) for path, size, keep in batch]
 
     def results(self) -> Iterable[Hashed]:
-        """Every file's result; the pool is shut down afterwards."""
+        """Every file's result; the pool's own threads are stopped afterwards."""
         self._submit()
         try:
             for future in self.futures:
                 yield from future.result()
         finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the pool's own threads (shared ones keep running)."""
+        if self.owned:
             self.executor.shutdown(wait=True, cancel_futures=True)

@@ -18,7 +18,13 @@ import multiprocessing
 import os
 import stat
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass, field
 
 from rampart.fim.baseline import Row
@@ -55,9 +61,20 @@ class Part:
     errors: list[str] = field(default_factory=list)
     hashed_files: int = 0
     hashed_bytes: int = 0
+    kept: list[bytes] = field(default_factory=list)
+    """Hashes of the files whose copy is kept for diffs (the rest are pruned)."""
 
 
 _JOB: Job | None = None
+_THREADS: ThreadPoolExecutor | None = None
+"""A worker's hashing threads, started by its first task and kept for the others."""
+
+
+def _threads(count: int) -> ThreadPoolExecutor:
+    global _THREADS
+    if _THREADS is None:
+        _THREADS = ThreadPoolExecutor(count, thread_name_prefix="fim-hash")
+    return _THREADS
 
 
 def _task(directory: str, device: int, whole: bool) -> Part:
@@ -88,7 +105,7 @@ def _compare(
 
 def _record(job: Job, items: Iterator[tuple[str, os.stat_result]], part: Part) -> None:
     hasher = FileHasher(job.algorithm)  # no rate limit here: a limited scan is not parallel
-    pool = HashPool(hasher, job.threads)
+    pool = HashPool(hasher, job.threads, _threads(job.threads))
     encode, rows = os.fsencode, part.rows
     eligible = job.copies.eligible if job.copies is not None else None
     files: dict[str, os.stat_result] = {}
@@ -112,8 +129,9 @@ def _record(job: Job, items: Iterator[tuple[str, os.stat_result]], part: Part) -
             rows.append((encode(hashed.path), fingerprint(hashed.st), hashed.digest, b""))
             if hashed.content is not None and job.copies is not None:
                 job.copies.keep(hashed.digest, hashed.content)
+                part.kept.append(hashed.digest)
     finally:
-        pool.executor.shutdown(wait=True, cancel_futures=True)
+        pool.close()
     part.hashed_files, part.hashed_bytes = hasher.hashed_files, hasher.hashed_bytes
 
 
@@ -174,6 +192,7 @@ def _merge(into: Part, part: Part) -> None:
     into.errors.extend(part.errors)
     into.hashed_files += part.hashed_files
     into.hashed_bytes += part.hashed_bytes
+    into.kept.extend(part.kept)
 
 
 def worth_it(processes: int) -> bool:
