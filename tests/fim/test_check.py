@@ -283,3 +283,13 @@ def test_hostile_names_and_contents_cannot_forge_the_text_report(site: FimSite) 
     assert "+a = \\x1b[31m2" in result.stdout
     _code, report = site.report("check")
     assert set(changes(report)) == {hostile}, "JSON keeps the real name (surrogate escapes)"
+
+
+def test_full_check_reads_everything_and_still_shows_diffs(site: FimSite) -> None:
+    site.run("init")
+    (site.root / "etc" / "app.conf").write_text("port = 8443\nuser = www\n")
+    code, report = site.report("check", "--full")
+    assert code == 1 and report["hashed_files"] == 3
+    change = changes(report)[str(site.root / "etc" / "app.conf")]
+    assert "+port = 8443" in change["diff"]
+    assert report["paths"] == 7

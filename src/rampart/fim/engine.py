@@ -10,6 +10,7 @@ resetting the clock, and that is what ``--full`` is for.
 import json
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from rampart.fim.diffs import Copies
 from rampart.fim.entry import (
     Entry,
     changed_attributes,
+    entry_from_fingerprint,
     entry_from_stat,
     fingerprint,
     kind_of,
@@ -220,10 +222,30 @@ class Fim:
         started, report = time.monotonic(), self._report("check")
         accepted = store.load(self.path)
         self._same_algorithm(accepted.algorithm)
-        scan = self._scan(accepted.entries, full=True, keep_copies=False)
+        if self._parallel(self.processes):  # every file read: as heavy as an init
+            scan = self._parallel_scan()
+        else:
+            scan = self._scan(accepted.entries, full=True, keep_copies=False)
         report.changes = self._compare(accepted, scan, report)
         self._finish(report, scan, started)
         return report
+
+    def _parallel_scan(self) -> _Scan:
+        """Every path read by the worker processes, as entries (nothing written)."""
+        from rampart.fim import parallel
+
+        job = self._job(None)
+        job.copies = None  # a check keeps no copies; a diff reads the file again
+        found, roots = parallel.run(job, self.processes)
+        entries = {
+            os.fsdecode(path): entry_from_fingerprint(packed, digest, os.fsdecode(target))
+            for path, packed, digest, target in found.rows
+        }
+        entries.update((root, entry_from_stat(st)) for root, st in roots)
+        errors = [*job.walker.errors, *found.errors]
+        return _Scan(
+            entries, {}, errors, job.walker.missing_roots, found.hashed_files, found.hashed_bytes
+        )
 
     def _same_algorithm(self, algorithm: str) -> None:
         if algorithm != self.settings.hash:
@@ -364,7 +386,10 @@ class Fim:
             if attributes:
                 diff = ""
                 if with_diffs and "hash" in attributes and self.copies.eligible(path):
-                    diff = self.copies.diff(path, old.digest, scan.contents.get(path))
+                    content = scan.contents.get(path)
+                    if content is None and new.size <= self.settings.diff_max_size:
+                        content = _small_file(path, self.settings.diff_max_size)
+                    diff = self.copies.diff(path, old.digest, content)
                 changes.append(self.judge(Change(path, "changed", attributes, old, new, diff=diff)))
         exclude, roots = self.exclude, self.roots
         for path, old in old_entries.items():
@@ -396,3 +421,21 @@ class Fim:
             package=package,
             diff=change.diff,
         )
+
+
+def _small_file(path: str, limit: int) -> bytes | None:
+    """A regular file's content when it is at most ``limit`` bytes (never a FIFO, no link)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        content = os.read(fd, limit + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return content if len(content) <= limit else None
