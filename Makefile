@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-deps lint bench clean
+.PHONY: run test test-deps bench-deps lint bench clean
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	PYTHON=$(PYTHON) sh scripts/bootstrap.sh $(VENV)
@@ -24,12 +24,15 @@ test: $(STAMP) test-deps lint
 test-deps:
 	sh scripts/install-test-deps.sh
 
+bench-deps:
+	RAMPART_DEBIAN_PACKAGES="aide chkrootkit" sh scripts/install-test-deps.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
 ## make bench: rampart against the tools it replaces, side by side
-bench: $(STAMP) test-deps
+bench: $(STAMP) test-deps bench-deps
 	$(BIN)/python bench/bench_filter.py
 	$(BIN)/python bench/regex_floor.py
 	$(BIN)/python bench/bench_watch.py
@@ -39,6 +42,7 @@ bench: $(STAMP) test-deps
 	$(BIN)/python bench/bench_hids.py
 	$(BIN)/python bench/bench_rootcheck.py
 	$(BIN)/python bench/bench_scan.py
+	$(BIN)/python bench/bench_fim.py
 
 clean:
 	rm -rf $(VENV) bench/out .pytest_cache .mypy_cache .ruff_cache

@@ -607,6 +607,68 @@ class AlertSettings(_Section):
         return value
 
 
+_RATE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(mb/s|files/s)\s*", re.IGNORECASE)
+
+
+def parse_rate(value: object) -> tuple[float, str] | None:
+    """``"50 MB/s"`` or ``"2000 files/s"`` (MB = 10**6 bytes); 0, "" or none: no limit."""
+    if value is None or value == 0 or (isinstance(value, str) and value.strip() in ("", "0")):
+        return None
+    match = _RATE.fullmatch(value) if isinstance(value, str) else None
+    if match is None or float(match.group(1)) <= 0:
+        raise ValueError(f"{value!r} is not a rate such as '50 MB/s' or '2000 files/s'")
+    return float(match.group(1)), match.group(2).lower()
+
+
+def _absolute_paths(value: tuple[str, ...]) -> tuple[str, ...]:
+    for path in value:
+        if not path.startswith("/") or "\0" in path:
+            raise ValueError(f"{path!r} must be an absolute path")
+    return tuple(os.path.normpath(path) for path in value)
+
+
+class FimSettings(_Section):
+    """File integrity: what is watched, how it is hashed, how gently (see rampart.fim)."""
+
+    paths: tuple[str, ...] = ("/etc", "/usr/bin", "/usr/sbin", "/boot")
+    include: tuple[str, ...] = ()
+    """Globs (``*`` crosses ``/``); when given, only matching non-directories are recorded."""
+    exclude: tuple[str, ...] = ("/etc/mtab", "/etc/adjtime", "/etc/ld.so.cache", "*.swp")
+    """Globs of paths not recorded; an excluded directory is not entered."""
+    one_filesystem: bool = True
+    """Do not descend into other mounted file systems below a configured path."""
+    hash: Literal["sha256", "blake3"] = "sha256"
+    """blake3 needs the ``blake3`` Python package (``pip install 'rampart[blake3]'``)."""
+    threads: int = Field(default=0, ge=0, le=64)
+    """Hashing threads (per process); 0: one per CPU plus one (2 per worker process)."""
+    processes: int = Field(default=0, ge=0, le=64)
+    """Worker processes walking and hashing; 0: one per CPU for init, none for a check."""
+    nice: int = Field(default=10, ge=0, le=19)
+    ionice: Literal["none", "best-effort", "idle"] = "best-effort"
+    ionice_level: int = Field(default=7, ge=0, le=7)
+    max_rate: Annotated[tuple[float, str] | None, BeforeValidator(parse_rate)] = None
+    """Read at most this much per second (the scan then runs in one process)."""
+    diff_paths: tuple[str, ...] = ("/etc/*",)
+    """Globs of small text files whose copy is kept (mode 0600) to show a diff."""
+    nodiff: tuple[str, ...] = (
+        "/etc/shadow*",
+        "/etc/gshadow*",
+        "/etc/ssh/ssh_host_*_key",
+        "/etc/ssl/private/*",
+        "*.key",
+        "*.pem",
+    )
+    """Globs never copied nor diffed (secrets)."""
+    diff_max_size: int = Field(default=64 * 1024, ge=0, le=16 * 1024 * 1024)
+    dpkg_info: Path = Path("/var/lib/dpkg/info")
+    """dpkg's database (``*.md5sums``, ``*.list``); its parent holds ``diversions``."""
+
+    @field_validator("paths")
+    @classmethod
+    def _roots(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _absolute_paths(value)
+
+
 class Settings(_Section):
     """The whole configuration file."""
 
@@ -616,6 +678,7 @@ class Settings(_Section):
     firewall: FirewallSettings = FirewallSettings()
     hids: HidsSettings = HidsSettings()
     alerts: AlertSettings = AlertSettings()
+    fim: FimSettings = FimSettings()
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:

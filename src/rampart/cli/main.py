@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from rampart import __version__
-from rampart.cli import alerts, audit, ban, firewall, hids, scan, ssh, vault, watch
+from rampart.cli import alerts, audit, ban, fim, firewall, hids, scan, ssh, vault, watch
 from rampart.errors import RampartError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     vault.register(commands)
     alerts.register(commands)
     scan.register(commands)
+    fim.register(commands)
     return parser
 
 
