@@ -662,6 +662,10 @@ class FimSettings(_Section):
     diff_max_size: int = Field(default=64 * 1024, ge=0, le=16 * 1024 * 1024)
     dpkg_info: Path = Path("/var/lib/dpkg/info")
     """dpkg's database (``*.md5sums``, ``*.list``); its parent holds ``diversions``."""
+    realtime: bool = False
+    """``rampart watch`` reports changes as inotify sees them (needs ``rampart fim init``)."""
+    check_interval: Duration = 0.0
+    """How often ``rampart watch`` checks the whole baseline (0: never; e.g. ``"12h"``)."""
 
     @field_validator("paths")
     @classmethod

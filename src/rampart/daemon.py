@@ -34,6 +34,7 @@ from rampart.detect import DEFAULT_FILTER_DIRS, Filter, LineMatcher, load_filter
 from rampart.errors import RampartError
 from rampart.files import write_atomically
 from rampart.firewall import BanBackend, BanScope
+from rampart.hids.detectors import FimRounds, rootcheck_round
 from rampart.hids.event import Event
 from rampart.hids.respond import Responder
 from rampart.hids.runner import LogRules
@@ -177,14 +178,19 @@ class Watcher:
             hids = settings.hids
             self.hids = LogRules(hids.rules_dirs, alert_level=hids.alert_level, clock=clock)
             self._check_responses()
+        self.fim_on = settings.fim.realtime or settings.fim.check_interval > 0
         self.alerts: AlertPump | None = None
-        if self.hids is not None:
+        self._fim_monitor: Any = None
+        if self.hids is not None or self.fim_on:
             control = BanControl(settings, store, backend, guard, clock)
             responder = Responder(settings, control=control) if respond else None
             self.alerts = AlertPump(settings, responder=responder)
+        if self.hids is not None:
             self.hids.on_event = self._hids_event
-        if not self.jails and self.hids is None:
-            raise WatchError("no jail is enabled and no [hids] log is set: nothing to watch")
+        if not self.jails and self.hids is None and not self.fim_on:
+            raise WatchError(
+                "no jail is enabled, no [hids] log is set and [fim] is off: nothing to watch"
+            )
 
     # -- start -----------------------------------------------------------------
 
@@ -202,7 +208,8 @@ class Watcher:
             interval = self.settings.hids.rootcheck_interval
             if interval > 0:
                 first = min(interval, ROOTCHECK_FIRST_DELAY)
-                self._spawn_periodic("rootcheck", first, interval, _rootcheck)
+                self._spawn_periodic("rootcheck", first, interval, rootcheck_round)
+            self._start_fim()
         return restored
 
     def restore(self) -> int:
@@ -258,6 +265,27 @@ class Watcher:
         )
         self._threads.append(thread)
         thread.start()
+
+    def _start_fim(self) -> None:
+        """Real-time FIM and/or a check every [fim] check_interval; without a baseline, one line."""
+        fim = self.settings.fim
+        if fim.realtime:
+            from rampart.fim import RealtimeMonitor
+
+            def seen(event: Event) -> None:
+                self._put(_EventsBatch([event], "fim"))
+
+            monitor = RealtimeMonitor(fim, self.settings.state_dir, seen)
+            try:
+                monitor.start()
+            except RampartError as error:
+                log.error("fim: no real-time monitoring: %s", error)
+            else:
+                self._fim_monitor = monitor
+                self._detectors.append("fim:realtime")
+        if fim.check_interval > 0:
+            rounds = FimRounds(fim, self.settings.state_dir)
+            self._spawn_periodic("fim", fim.check_interval, fim.check_interval, rounds)
 
     def _spawn_periodic(
         self, source: str, first: float, interval: float, detect: Callable[[], list[Event]]
@@ -567,8 +595,8 @@ class Watcher:
                 "sources": self.hids_sources,
                 "lines": self.hids.lines,
                 "events": self.hids.events,
-                "detectors": self._detectors,
             },
+            "detectors": self._detectors,
             "alerts": None
             if self.alerts is None
             else {"stored": self.alerts.published, "responses": self.alerts.responses},
@@ -577,6 +605,8 @@ class Watcher:
     def close(self) -> None:
         """Stop the readers, handle what they queued, save."""
         self._readers_stop.set()
+        if self._fim_monitor is not None:
+            self._fim_monitor.stop()
         for thread in self._threads:
             thread.join(timeout=5)
         leftovers = self._next_batches(timeout=0)
@@ -598,14 +628,6 @@ class Watcher:
         if self.alerts is not None:
             self.alerts.close()
         self.save()
-
-
-def _rootcheck() -> list[Event]:
-    """Every rootkit check of this host (``rampart rootcheck``), as events."""
-    from rampart.hids.rootcheck import DEFAULT_INDICATORS, Scan, choose_checks, run_checks
-
-    root = Path("/")
-    return run_checks(Scan(root=root, indicators=DEFAULT_INDICATORS), choose_checks(None, root))
 
 
 def _location(source: str) -> str:
