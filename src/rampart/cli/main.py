@@ -46,10 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     firewall.register(commands)
     ssh.register(commands)
     hids.register(commands)
-    vault.register(commands)
-    alerts.register(commands)
-    scan.register(commands)
     fim.register(commands)
+    alerts.register(commands)
+    vault.register(commands)
+    scan.register(commands)
     return parser
 
 
