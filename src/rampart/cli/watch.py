@@ -14,13 +14,13 @@ from typing import Any
 def register(commands: "argparse._SubParsersAction[Any]") -> None:
     parser = commands.add_parser(
         "watch",
-        help="follow the jails' logs and ban in the firewall (Fail2ban's daemon)",
-        description="Run the ban daemon in the foreground until SIGTERM or Ctrl-C.",
+        help="the daemon: ban from the jails' logs, run the HIDS (log rules, FIM, rootcheck), alert",
+        description="Run the daemon in the foreground until SIGTERM or Ctrl-C.",
     )
     parser.add_argument(
         "--dry-run",
         action="store_true",
-        help="log the bans it would make; change nothing in the firewall",
+        help="log the bans and responses it would make; change nothing in the firewall",
     )
     parser.set_defaults(handler=run_watch)
 
