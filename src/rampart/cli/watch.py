@@ -14,7 +14,7 @@ from typing import Any
 def register(commands: "argparse._SubParsersAction[Any]") -> None:
     parser = commands.add_parser(
         "watch",
-        help="the daemon: ban from the jails' logs, run the HIDS (log rules, FIM, rootcheck), alert",
+        help="the daemon: bans from the jails' logs, the HIDS (rules, FIM, rootcheck), alerts",
         description="Run the daemon in the foreground until SIGTERM or Ctrl-C.",
     )
     parser.add_argument(
