@@ -285,6 +285,24 @@ class LogEngine:
             self._state.start_quiet(best, fields, stamp)
         return best, settled
 
+    @property
+    def state(self) -> Correlation:
+        """The correlation state (the native replay loop reads and writes it too)."""
+        return self._state
+
+    @property
+    def parser(self) -> SyslogParser:
+        return self._parser
+
+    @property
+    def root_programs(self) -> frozenset[str]:
+        """Programs that have top-level rules of their own (``program`` without ``decoded_as``)."""
+        return frozenset(self._roots_by_program)
+
+    def roots(self, decoder: Decoder | None, program: str) -> list[Rule]:
+        """The top-level rules a message of ``decoder`` and ``program`` meets, in file order."""
+        return self._roots(decoder, program)
+
     def _roots(self, decoder: Decoder | None, program: str) -> list[Rule]:
         key_program = program if program in self._roots_by_program else None
         key = (decoder.name if decoder else None, key_program)
