@@ -215,6 +215,7 @@ class _AlertLines:
 
 
 def run_replay(args: argparse.Namespace) -> int:
+    from rampart.hids.native import native_replay
     from rampart.hids.runner import event_record
     from rampart.sources.replay import read_blocks, split_block
 
@@ -228,11 +229,18 @@ def run_replay(args: argparse.Namespace) -> int:
     with _no_cycle_collector():
         engine = _engine(args)
         floor = engine.alert_level
+        native = native_replay(engine)
         started = time.monotonic()
         for block in read_blocks(args.file):
             texts = split_block(block)
             lines += len(texts)
-            found = engine.alerts(texts)
+            if native is not None and not as_json:
+                ids, text = native.alert_text(texts)
+                hits += ids
+                if show:
+                    write(text)
+                continue
+            found = engine.alerts(texts) if native is None else native.alerts(texts)
             hits += [rule.id for _, rule, _, _ in found]
             if not show:
                 continue

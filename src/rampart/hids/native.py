@@ -124,7 +124,7 @@ class _Tables:
             programs.update(dict.fromkeys(sorted(rule.programs)))
         self.programs = [p for p in programs if p]
         self.program_index = {p: i for i, p in enumerate(self.programs)}
-        self.fields: dict[str, int] = {name: i for i, name in enumerate(("srcip", "user", "dstuser"))}
+        self.fields: dict[str, int] = {"srcip": 0, "user": 1, "dstuser": 2}
         self.matchers: list[tuple[Any, ...]] = []
 
     def field(self, name: str) -> int:
@@ -137,6 +137,7 @@ class _Tables:
         """Index of a new matcher: plain text, ``^text``, or a regex PCRE2 reads as Python."""
         names = tuple(regex.groupindex)
         ids = tuple(self.field(name) for name in names)
+        spec: tuple[Any, ...]
         if text is not None and not fullmatch and text.literal is not None:
             spec = (_LITERAL, b"", text.literal.encode(), regex, (), (), False)
         elif text is not None and not fullmatch and text.prefix is not None:
