@@ -1,0 +1,244 @@
+"""The native replay loop (``rampart.hids._native``) against the Python engine, exactly.
+
+Both run on the same rule set and lines, each with its own correlation
+state, and must give the same alerts: rule, fields (None included, in the
+same order), time, and the same alert text. Inputs: every shipped sample
+with the odd shapes, a generated auth.log, bad bytes (invalid UTF-8, NUL,
+control bytes, non-ASCII digits in the date, CRLF, 1 MB lines) and a fuzz of
+mutated sample lines. The replay command is compared byte for byte with
+``RAMPART_NATIVE=0``.
+"""
+
+import json
+import random
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rampart.cli.hids import _AlertLines
+from rampart.hids import native
+from rampart.hids.engine import LogEngine
+from rampart.hids.ruleset import RuleSet, load_ruleset
+from rampart.sources.replay import read_blocks, split_block
+from tests.conftest import run_rampart
+from tests.hids.test_replay_paths import ODD_LINES, SAMPLES, generated_log
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.skipif(
+    not native.available(), reason=f"native HIDS loop unavailable: {native.LOAD_ERROR}"
+)
+
+
+def _python(ruleset: RuleSet, log: list[str], level: int, size: int) -> list[tuple[Any, ...]]:
+    engine = LogEngine(ruleset, alert_level=level, clock=lambda: 1e9)
+    found: list[tuple[Any, ...]] = []
+    for start in range(0, len(log), size):
+        block = log[start : start + size]
+        found += [
+            (line, rule.id, fields, stamp) for line, rule, fields, stamp in engine.alerts(block)
+        ]
+    return found
+
+
+def _native(ruleset: RuleSet, log: list[str], level: int, size: int) -> list[tuple[Any, ...]]:
+    replay = native.NativeReplay(LogEngine(ruleset, alert_level=level, clock=lambda: 1e9))
+    found: list[tuple[Any, ...]] = []
+    for start in range(0, len(log), size):
+        block = log[start : start + size]
+        found += [
+            (line, rule.id, fields, stamp) for line, rule, fields, stamp in replay.alerts(block)
+        ]
+    return found
+
+
+def _texts(ruleset: RuleSet, log: list[str], level: int) -> tuple[str, str, list[int], list[int]]:
+    """The alert text and rule ids of both paths over ``log`` (in blocks of 1,000 lines)."""
+    engine = LogEngine(ruleset, alert_level=level, clock=lambda: 1e9)
+    replay = native.NativeReplay(LogEngine(ruleset, alert_level=level, clock=lambda: 1e9))
+    lines = _AlertLines()
+    python_text, native_text = [], []
+    python_ids: list[int] = []
+    native_ids: list[int] = []
+    for start in range(0, len(log), 1000):
+        block = log[start : start + 1000]
+        found = engine.alerts(block)
+        python_ids += [rule.id for _, rule, _, _ in found]
+        python_text.append(lines.text(found))
+        ids, text = replay.alert_text(block)
+        native_ids += ids
+        native_text.append(text)
+    return "".join(python_text), "".join(native_text), python_ids, native_ids
+
+
+def _assert_same(ruleset: RuleSet, log: list[str], level: int = 1) -> None:
+    expected = _python(ruleset, log, level, len(log) or 1)
+    assert _native(ruleset, log, level, len(log) or 1) == expected
+    python_text, native_text, python_ids, native_ids = _texts(ruleset, log, level)
+    assert native_ids == python_ids
+    assert native_text == python_text
+
+
+def test_the_shipped_rules_go_native() -> None:
+    assert native.native_replay(LogEngine(load_ruleset())) is not None
+
+
+def test_samples_and_odd_lines_in_blocks_of_every_size() -> None:
+    ruleset = load_ruleset()
+    log = generated_log(seed=11)
+    for level in (1, 3, 10):
+        expected = _python(ruleset, log, level, len(log))
+        for size in (1, 7, len(log)):
+            assert _native(ruleset, log, level, size) == expected, (level, size)
+    found = _python(ruleset, log, 1, len(log))
+    assert len({rule_id for _, rule_id, _, _ in found}) >= 40
+    assert any(rule_id == 1120 for _, rule_id, _, _ in found)  # a frequency rule fired
+    _assert_same(ruleset, log)
+
+
+def test_each_sample_alone() -> None:
+    ruleset = load_ruleset()
+    for sample in SAMPLES:
+        lines = list(sample["lines"]) if "lines" in sample else [sample["line"]]
+        _assert_same(ruleset, lines * int(sample.get("repeat", 1)))
+
+
+def test_a_generated_auth_log(tmp_path: Path) -> None:
+    path = tmp_path / "auth.log"
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "gen_authlog.py"), str(path), "--lines", "30000"],
+        check=True,
+    )
+    log = [line for block in read_blocks(path) for line in split_block(block)]
+    for level in (1, 5):
+        python_text, native_text, python_ids, native_ids = _texts(load_ruleset(), log, level)
+        assert native_ids == python_ids
+        assert native_text == python_text
+        assert len(python_ids) > 5000
+
+
+_BAD = [
+    "Nov 16 00:00:05 web1 sshd[1]: Failed password for j\u00f6rg from 192.0.2.1 port 1 ssh2",
+    "Nov 16 00:00:05 web1 sshd[1]: Failed password for root from 192.0.2.1\x1c port 1 ssh2",
+    "Nov 16 00:00:05 web1 sshd[1]: Failed password for ro\x00ot from 192.0.2.1 port 1 ssh2",
+    "Nov 16 00:00:05 web1 sshd[1]: Failed password for \ufffd\ufffd from 192.0.2.1 port 1 ssh2",
+    "Nov \u0661\u0666 00:00:05 web1 sshd[1]: Invalid user x from 192.0.2.1 port 1",
+    "Nov 16 00:00:05 w\u00e9b1 sshd[1]: Invalid user x from 192.0.2.1 port 1",
+    "Nov 16 00:00:05 web1 s\u00dfhd[1]: Invalid user x from 192.0.2.1 port 1",
+    "Nov 16 00:00:05\u00a0web1 sshd[1]: Invalid user x from 192.0.2.1 port 1",
+    "Nov 16 00:00:05 web1\x1fsshd[1]: Invalid user x from 192.0.2.1 port 1",
+    "Nov 16 00:00:05 web1 sshd[\u0661]: Invalid user x from 192.0.2.1 port 1",
+    "Nov 16 00:00:05.\u0661 web1 sshd[1]: Invalid user x from 192.0.2.1 port 1",
+    "Nov 16 00:00:05 web1 sshd[1]: Invalid user \u0661\u0662 from 192.0.2.\u0661 port 1",
+    "Nov 16 00:00:05 web1 sshd[12345678901]: Invalid user x from 192.0.2.1 port 1",
+    "Nov 16 00:00:05 " + "h" * 256 + " sshd[1]: Invalid user x from 192.0.2.1 port 1",
+    "Nov 16 00:00:05 web1 " + "p" * 65 + "[1]: Invalid user x from 192.0.2.1 port 1",
+    "Nov 16 00:00:05 web1 sshd[1]:Invalid user x from 192.0.2.1 port 1",
+    "Nov 16 00:00:05 web1 sshd[]: Invalid user x from 192.0.2.1 port 1",
+    "Nov 16 00:00:05 web1 sshd[1] Invalid user x from 192.0.2.1 port 1",
+    "Nov 16 00:00:05\tweb1 sshd[1]: Invalid user x from 192.0.2.1 port 1",
+    "Nov 1 00:00:05 web1 sshd[1]: Invalid user x from 192.0.2.1 port 1",
+    "Nov 123 00:00:05 web1 sshd[1]: Invalid user x from 192.0.2.1 port 1",
+    "Nov 16 00:00:05.1234567890 web1 sshd[1]: Invalid user x from 192.0.2.1 port 1",
+    "Nov 16 00:00:05 web1 sshd[1]: "
+    + "Failed password for root from 192.0.2.9 port 9 ssh2" * 30000,
+    "Nov 16 00:00:05 web1 sshd[1]: Failed password for r\u00f6\u00f6t" + "\u00e9" * 20000,
+]
+
+
+def test_bad_bytes_from_a_file(tmp_path: Path) -> None:
+    raw = b"\n".join(line.encode() for line in _BAD) + b"\r\n"
+    raw += b"Nov 16 00:00:06 web1 sshd[2]: Failed password for \xff\xfe from 192.0.2.2 port 2"
+    raw += b" ssh2\r\n"
+    raw += b"Nov 16 00:00:07 web1 sshd[2]: Invalid user \xc3 from 192.0.2.2 port 2\r\r\n"
+    raw += b"\x00" * 100 + b"\n" + bytes(range(256)) + b"\n" + b"Nov 16 00:00:08 web1 sshd[2]:"
+    path = tmp_path / "bad.log"
+    path.write_bytes(raw * 3)
+    log = [line for block in read_blocks(path) for line in split_block(block)]
+    _assert_same(load_ruleset(), log)
+
+
+def _mutate(rng: random.Random, line: str) -> str:
+    alphabet = " :[]0123456789.\t\x00\x1c\u00e9\u0661\ufffdabcXYZ-"
+    chars = list(line)
+    for _ in range(rng.randrange(1, 4)):
+        where = rng.randrange(len(chars) + 1)
+        action = rng.randrange(3)
+        if action == 0:
+            chars.insert(where, rng.choice(alphabet))
+        elif action == 1 and chars:
+            del chars[min(where, len(chars) - 1)]
+        elif chars:
+            chars[min(where, len(chars) - 1)] = rng.choice(alphabet)
+    return "".join(chars)
+
+
+def test_fuzz_of_mutated_lines() -> None:
+    rng = random.Random(5)
+    pool = [line for sample in SAMPLES for line in sample.get("lines", [sample.get("line", "")])]
+    pool += ODD_LINES[1:7]
+    log = []
+    for _ in range(4000):
+        line = rng.choice(pool)
+        log.append(_mutate(rng, line) if rng.random() < 0.7 else line)
+    _assert_same(load_ruleset(), log)
+
+
+def test_a_pattern_pcre2_may_read_otherwise_keeps_python(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.yaml").write_text(
+        "rules:\n"
+        "  - id: 9100\n"
+        "    level: 5\n"
+        "    description: end\n"
+        "    regex: 'done\\Z'\n"
+        "    groups: [test]\n"
+    )
+    assert native.native_replay(LogEngine(load_ruleset([rules]))) is None
+    for pattern, same in (
+        (r"Failed \w+ for (?P<user>\S+)", True),
+        (r"x\Z", False),
+        (r"a{,3}", False),
+        (r"a[:b]", False),
+        ("caf\u00e9", False),
+        (r"\N{EM DASH}", False),
+    ):
+        assert native.same_in_pcre2(re.compile(pattern)) is same, pattern
+
+
+def _replay(path: Path, tmp_path: Path, *args: str, native_on: bool) -> str:
+    config = tmp_path / "rampart.toml"
+    config.write_text("")
+    env = {"RAMPART_CONFIG": str(config), "RAMPART_NATIVE": "1" if native_on else "0"}
+    result = run_rampart(["hids", "replay", str(path), "--min-level", "1", *args], env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_replay_command_prints_the_same_with_and_without_native(tmp_path: Path) -> None:
+    path = tmp_path / "auth.log"
+    lines = [line for line in generated_log(seed=8, rounds=3) if "\x00" not in line] + _BAD[:12]
+    path.write_text("\n".join(lines) + "\n")
+    on = _replay(path, tmp_path, native_on=True).splitlines()
+    off = _replay(path, tmp_path, native_on=False).splitlines()
+    timing = [i for i, line in enumerate(off) if " lines/s)" in line]
+    assert timing and [i for i, line in enumerate(on) if " lines/s)" in line] == timing
+    del on[timing[0]], off[timing[0]]
+    assert on == off
+    assert len(on) > 100
+    as_json = [
+        json.loads(_replay(path, tmp_path, "--json", native_on=flag)) for flag in (True, False)
+    ]
+    now = time.time()
+    for record in as_json:
+        del record["seconds"]
+        for event in record["events"]:  # a line without a date is judged at the clock's time
+            if abs(event["time"] - now) < 3600:
+                event["time"] = None
+    assert as_json[0] == as_json[1]
