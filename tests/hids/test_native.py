@@ -14,7 +14,6 @@ import random
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -223,7 +222,8 @@ def _replay(path: Path, tmp_path: Path, *args: str, native_on: bool) -> str:
 
 def test_replay_command_prints_the_same_with_and_without_native(tmp_path: Path) -> None:
     path = tmp_path / "auth.log"
-    lines = [line for line in generated_log(seed=8, rounds=3) if "\x00" not in line] + _BAD[:12]
+    dated = [line for line in generated_log(seed=8, rounds=3) if line[:4] == "Nov "]
+    lines = dated + _BAD[:12]  # lines without a date would be judged at the clock's time
     path.write_text("\n".join(lines) + "\n")
     on = _replay(path, tmp_path, native_on=True).splitlines()
     off = _replay(path, tmp_path, native_on=False).splitlines()
@@ -235,10 +235,6 @@ def test_replay_command_prints_the_same_with_and_without_native(tmp_path: Path) 
     as_json = [
         json.loads(_replay(path, tmp_path, "--json", native_on=flag)) for flag in (True, False)
     ]
-    now = time.time()
     for record in as_json:
         del record["seconds"]
-        for event in record["events"]:  # a line without a date is judged at the clock's time
-            if abs(event["time"] - now) < 3600:
-                event["time"] = None
     assert as_json[0] == as_json[1]
