@@ -170,7 +170,14 @@ typedef struct {
     Field fields[MAX_FIELDS];
     int nf;
     PyObject *keep;
+    /* whether the last subject tested was `simple` (the message is tested many times) */
+    const char *simple_p;
+    Py_ssize_t simple_n;
+    int simple_v;
+    PyObject *windows; /* the Correlation's _windows (never replaced) */
 } Engine;
+
+static PyObject *S_quiet, *S_append, *S_popleft, *S_clear, *S_search, *S_fullmatch, *S_group;
 
 static int simple(const char *p, Py_ssize_t n) {
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -180,10 +187,19 @@ static int simple(const char *p, Py_ssize_t n) {
     return 1;
 }
 
+/* `needle in hay`: memchr on the first byte, then memcmp (short texts: cheaper than memmem). */
 static const char *find(const char *hay, Py_ssize_t n, const char *needle, Py_ssize_t m) {
     if (m == 0) return hay;
     if (m > n) return NULL;
-    return memmem(hay, (size_t)n, needle, (size_t)m);
+    const char *p = hay, *last = hay + (n - m);
+    char first = needle[0];
+    while (p <= last) {
+        p = memchr(p, first, (size_t)(last - p) + 1);
+        if (p == NULL) return NULL;
+        if (memcmp(p + 1, needle + 1, (size_t)m - 1) == 0) return p;
+        p++;
+    }
+    return NULL;
 }
 
 /* A string the line's lifetime keeps alive (Python extraction): into e->keep. */
@@ -220,7 +236,12 @@ static int run_matcher(Engine *e, int index, const char *p, Py_ssize_t n, int ex
     Matcher *m = &e->matchers[index];
     if (m->kind == M_LITERAL) return find(p, n, m->text, m->len) != NULL;
     if (m->kind == M_PREFIX) return n >= m->len && memcmp(p, m->text, (size_t)m->len) == 0;
-    if (m->code != NULL && simple(p, n)) {
+    if (p != e->simple_p || n != e->simple_n) {
+        e->simple_p = p;
+        e->simple_n = n;
+        e->simple_v = simple(p, n);
+    }
+    if (m->code != NULL && e->simple_v) {
         int rc = P2.match(m->code, (PCRE2_SPTR)p, (PCRE2_SIZE)n, 0, 0, e->md, NULL);
         if (rc < 0) return 0;
         if (extract) {
@@ -239,8 +260,8 @@ static int run_matcher(Engine *e, int index, const char *p, Py_ssize_t n, int ex
     /* The Python pattern decides. */
     PyObject *text = PyUnicode_DecodeUTF8(p, n, "strict");
     if (text == NULL) return -1;
-    PyObject *found = PyObject_CallMethod(m->pyregex, m->fullmatch ? "fullmatch" : "search", "O",
-                                          text);
+    PyObject *found = PyObject_CallMethodOneArg(m->pyregex, m->fullmatch ? S_fullmatch : S_search,
+                                                text);
     Py_DECREF(text);
     if (found == NULL) return -1;
     if (found == Py_None) {
@@ -249,7 +270,9 @@ static int run_matcher(Engine *e, int index, const char *p, Py_ssize_t n, int ex
     }
     if (extract) {
         for (int g = 0; g < m->ngroups; g++) {
-            PyObject *value = PyObject_CallMethod(found, "group", "i", m->group_number[g]);
+            PyObject *number = PyLong_FromLong(m->group_number[g]);
+            PyObject *value = number ? PyObject_CallMethodOneArg(found, S_group, number) : NULL;
+            Py_XDECREF(number);
             if (value == NULL) {
                 Py_DECREF(found);
                 return -1;
@@ -379,8 +402,9 @@ static PyObject *key_fields(Engine *e) {
     return dict;
 }
 
-static PyObject *state_dict(Engine *e, const char *name) {
-    return PyObject_GetAttrString(e->state, name); /* new ref */
+static PyObject *state_dict(Engine *e, PyObject *name) {
+    if (name == NULL) return Py_NewRef(e->windows);
+    return PyObject_GetAttr(e->state, name); /* new ref: _quiet is replaced when pruned */
 }
 
 /* correlation._frequent: 1, 0, -1 error. */
@@ -391,7 +415,7 @@ static int frequent(Engine *e, Rule *r, double stamp) {
         Py_DECREF(key);
         return 0;
     }
-    PyObject *all = state_dict(e, "_windows");
+    PyObject *all = state_dict(e, NULL);
     if (all == NULL) {
         Py_DECREF(key);
         return -1;
@@ -414,14 +438,14 @@ static int frequent(Engine *e, Rule *r, double stamp) {
         Py_DECREF(first);
         if (value == -1.0 && PyErr_Occurred()) goto fail;
         if (!(value < oldest)) break;
-        PyObject *gone = PyObject_CallMethod(window, "popleft", NULL);
+        PyObject *gone = PyObject_CallMethodNoArgs(window, S_popleft);
         if (gone == NULL) goto fail;
         Py_DECREF(gone);
     }
     Py_ssize_t len = PySequence_Size(window);
     if (len < 0) goto fail;
     if (len >= r->frequency) {
-        PyObject *done = PyObject_CallMethod(window, "clear", NULL);
+        PyObject *done = PyObject_CallMethodNoArgs(window, S_clear);
         if (done == NULL) goto fail;
         Py_DECREF(done);
         result = 1;
@@ -452,7 +476,7 @@ static int allows(Engine *e, Rule *r, double stamp) {
         PyObject *key = PyTuple_Pack(2, r->id_obj, qk);
         Py_DECREF(qk);
         if (key == NULL) return -1;
-        PyObject *quiet = state_dict(e, "_quiet");
+        PyObject *quiet = state_dict(e, S_quiet);
         if (quiet == NULL) {
             Py_DECREF(key);
             return -1;
@@ -484,7 +508,7 @@ static int count(Engine *e, Rule *w, PyObject *stamp_obj) {
         Py_DECREF(key);
         return 0;
     }
-    PyObject *all = state_dict(e, "_windows");
+    PyObject *all = state_dict(e, NULL);
     if (all == NULL) goto fail_key;
     PyObject *windows = PyDict_GetItemWithError(all, w->id_obj);
     if (windows == NULL) {
@@ -517,7 +541,7 @@ static int count(Engine *e, Rule *w, PyObject *stamp_obj) {
         }
         Py_DECREF(window); /* `windows` holds it */
     }
-    PyObject *done = PyObject_CallMethod(window, "append", "O", stamp_obj);
+    PyObject *done = PyObject_CallMethodOneArg(window, S_append, stamp_obj);
     Py_DECREF(all);
     Py_DECREF(key);
     if (done == NULL) return -1;
@@ -936,14 +960,14 @@ static PyObject *Engine_alerts(Engine *e, PyObject *args) {
             goto fail;
         }
         Py_INCREF(line);
+        e->simple_p = NULL; /* freed strings' addresses come back: the cache is per line */
         double stamp = 0;
         PyObject *stamp_obj = NULL;
-        PyObject *fresh = PyList_New(0);
-        if (fresh == NULL) {
+        if (PyList_GET_SIZE(e->keep) > 0 &&
+            PyList_SetSlice(e->keep, 0, PyList_GET_SIZE(e->keep), NULL) < 0) {
             Py_DECREF(line);
             goto fail;
         }
-        Py_SETREF(e->keep, fresh);
         int best = one_line(e, line, &stamp, &stamp_obj);
         int ok = best != -2;
         if (ok && best >= 0 && e->rules[best].level >= e->alert_level) {
@@ -967,7 +991,8 @@ static PyObject *Engine_alerts(Engine *e, PyObject *args) {
         Py_DECREF(line);
         if (!ok) goto fail;
     }
-    Py_SETREF(e->keep, PyList_New(0));
+    if (PyList_SetSlice(e->keep, 0, PyList_GET_SIZE(e->keep), NULL) < 0) goto fail;
+    e->simple_p = NULL;
     PyObject *text = PyUnicode_DecodeUTF8(out.p ? out.p : "", (Py_ssize_t)out.n, "strict");
     PyMem_Free(out.p);
     if (text == NULL) {
@@ -1154,6 +1179,11 @@ static int Engine_init(Engine *e, PyObject *args, PyObject *kwargs) {
         check_index(e->f_dstuser, e->nfields, 0, "dstuser") < 0)
         return -1;
     e->keep = PyList_New(0);
+    e->windows = PyObject_GetAttrString(e->state, "_windows");
+    if (e->windows == NULL || !PyDict_Check(e->windows)) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "state._windows: a dict");
+        return -1;
+    }
     e->md = P2.md_create(256, NULL);
     if (e->keep == NULL || e->md == NULL) return e->md == NULL ? (PyErr_NoMemory(), -1) : -1;
 
@@ -1255,6 +1285,7 @@ static void Engine_dealloc(Engine *e) {
     Py_XDECREF(e->forget_oldest);
     Py_XDECREF(e->deque);
     Py_XDECREF(e->keep);
+    Py_XDECREF(e->windows);
     Py_TYPE(e)->tp_free((PyObject *)e);
 }
 
@@ -1280,6 +1311,10 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "rampart.hids._native
 PyMODINIT_FUNC PyInit__native(void) {
     if (load_pcre2() < 0) return NULL;
     if (PyType_Ready(&EngineType) < 0) return NULL;
+    PyObject **names[] = {&S_quiet, &S_append, &S_popleft, &S_clear, &S_search, &S_fullmatch, &S_group};
+    const char *texts[] = {"_quiet", "append", "popleft", "clear", "search", "fullmatch", "group"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if ((*names[i] = PyUnicode_InternFromString(texts[i])) == NULL) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     Unsupported = PyErr_NewException("rampart.hids._native.Unsupported", NULL, NULL);
