@@ -83,6 +83,20 @@ static PyObject *Unsupported; /* a rule set the core cannot run exactly */
 #define MAX_LINE 16384   /* engine.MAX_LINE, in characters */
 #define MAX_FIELDS 64
 #define MINUTE_SLOTS 64
+#define SEEN_SLOTS 16384  /* a power of two, twice SEEN_MAX */
+#define SEEN_MAX 8192     /* engine.SEEN_MESSAGES: messages whose settled verdict is kept */
+#define SEEN_LONGEST 1024 /* longer messages are not kept */
+
+/* A message whose verdict needed no state: its decoder, fields (offsets) and rule. */
+typedef struct {
+    uint64_t hash;
+    Py_ssize_t program_len, message_len;
+    int decoder, rule, nf;
+    struct {
+        int id, offset, len; /* offset -1: None */
+    } fields[];
+    /* then the program's and the message's bytes */
+} Seen;
 
 /* ---- matchers ---------------------------------------------------------------------- */
 
@@ -175,6 +189,9 @@ typedef struct {
     Py_ssize_t simple_n;
     int simple_v;
     PyObject *windows; /* the Correlation's _windows (never replaced) */
+    int settled;       /* the current line's verdict needed no state */
+    Seen **seen;       /* SEEN_SLOTS slots, open addressing */
+    int nseen;
 } Engine;
 
 static PyObject *S_quiet, *S_append, *S_popleft, *S_clear, *S_search, *S_fullmatch, *S_group;
@@ -640,6 +657,7 @@ static int judge(Engine *e, int decoder, int program, const char *msg, Py_ssize_
     int *candidates = roots_for(e, decoder, program);
     if (candidates == NULL) return -2;
     e->line_no++;
+    e->settled = 1;
     while (candidates != NULL) {
         int chosen = -1;
         for (int i = 0; candidates[i] >= 0; i++) {
@@ -648,10 +666,12 @@ static int judge(Engine *e, int decoder, int program, const char *msg, Py_ssize_
             if (ok < 0) return -2;
             if (!ok) continue;
             if (r->has_networks || r->ignore > 0 || r->composite) {
+                e->settled = 0;
                 ok = allows(e, r, stamp);
                 if (ok < 0) return -2;
                 if (!ok) continue;
             }
+            if (r->nwatchers > 0) e->settled = 0;
             for (int w = 0; w < r->nwatchers; w++) {
                 int wi = r->watchers[w];
                 if (e->fed[wi] == e->line_no) continue;
@@ -871,6 +891,89 @@ static PyObject *fields_dict(Engine *e) {
     return dict;
 }
 
+/* ---- settled messages ----------------------------------------------------------------- */
+
+static uint64_t hash_bytes(const char *p, Py_ssize_t n, uint64_t h) {
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x9fb21c651e98df25u;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++) h = (h ^ (unsigned char)p[i]) * 0x100000001b3u;
+    h ^= (uint64_t)n;
+    h *= 0xff51afd7ed558ccdu;
+    return h ^ (h >> 32);
+}
+
+static void forget_seen(Engine *e) {
+    for (int i = 0; i < SEEN_SLOTS; i++) {
+        PyMem_Free(e->seen[i]);
+        e->seen[i] = NULL;
+    }
+    e->nseen = 0;
+}
+
+static char *seen_text(Seen *s) { return (char *)&s->fields[s->nf]; }
+
+/* The rule of a settled message seen before, its fields restored; -3 when not known. */
+static int seen_rule(Engine *e, uint64_t hash, const char *program, Py_ssize_t program_len,
+                     const char *msg, Py_ssize_t msg_len) {
+    for (uint64_t slot = hash & (SEEN_SLOTS - 1);; slot = (slot + 1) & (SEEN_SLOTS - 1)) {
+        Seen *s = e->seen[slot];
+        if (s == NULL) return -3;
+        if (s->hash != hash || s->program_len != program_len || s->message_len != msg_len)
+            continue;
+        const char *text = seen_text(s);
+        if (memcmp(text, program, (size_t)program_len) != 0 ||
+            memcmp(text + program_len, msg, (size_t)msg_len) != 0)
+            continue;
+        e->nf = s->nf;
+        for (int i = 0; i < s->nf; i++) {
+            e->fields[i].id = s->fields[i].id;
+            e->fields[i].p = s->fields[i].offset < 0 ? NULL : msg + s->fields[i].offset;
+            e->fields[i].n = s->fields[i].len;
+        }
+        return s->rule;
+    }
+}
+
+/* Keep a settled verdict whose fields all lie in the message (else: not kept). */
+static int remember(Engine *e, uint64_t hash, const char *program, Py_ssize_t program_len,
+                    const char *msg, Py_ssize_t msg_len, int decoder, int rule) {
+    for (int i = 0; i < e->nf; i++) {
+        const char *p = e->fields[i].p;
+        if (p != NULL && (p < msg || p + e->fields[i].n > msg + msg_len)) return 0;
+    }
+    if (e->nseen >= SEEN_MAX) forget_seen(e);
+    size_t size = sizeof(Seen) + (size_t)e->nf * sizeof(((Seen *)0)->fields[0]) +
+                  (size_t)program_len + (size_t)msg_len;
+    Seen *s = PyMem_Malloc(size);
+    if (s == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    s->hash = hash;
+    s->program_len = program_len;
+    s->message_len = msg_len;
+    s->decoder = decoder;
+    s->rule = rule;
+    s->nf = e->nf;
+    for (int i = 0; i < e->nf; i++) {
+        s->fields[i].id = e->fields[i].id;
+        s->fields[i].offset = e->fields[i].p == NULL ? -1 : (int)(e->fields[i].p - msg);
+        s->fields[i].len = (int)e->fields[i].n;
+    }
+    memcpy(seen_text(s), program, (size_t)program_len);
+    memcpy(seen_text(s) + program_len, msg, (size_t)msg_len);
+    uint64_t slot = hash & (SEEN_SLOTS - 1);
+    while (e->seen[slot] != NULL) slot = (slot + 1) & (SEEN_SLOTS - 1);
+    e->seen[slot] = s;
+    e->nseen++;
+    return 0;
+}
+
 /* ---- Engine.alerts ------------------------------------------------------------------ */
 
 /* One line: its rule (index, -1 none, -2 error), time and program/message. */
@@ -932,11 +1035,23 @@ static int one_line(Engine *e, PyObject *line, double *stamp_out, PyObject **sta
             *stamp_obj = Py_NewRef(t);
         }
     }
+    *stamp_out = stamp;
+    uint64_t hash = 0;
+    if (msg_len <= SEEN_LONGEST) {
+        hash = hash_bytes(program, program_len, hash_bytes(msg, msg_len, 0x9e3779b97f4a7c15u));
+        int known = seen_rule(e, hash, program, program_len, msg, msg_len);
+        if (known != -3) {
+            result = known;
+            goto done;
+        }
+    }
     int pid = program_len > 0 ? program_id(e, program, program_len) : -1;
     int decoder = decode(e, program_len > 0 ? pid : -1, msg, msg_len);
     if (decoder == -2) goto done;
-    *stamp_out = stamp;
     result = judge(e, decoder, pid, msg, msg_len, stamp, stamp_obj);
+    if (result != -2 && e->settled && msg_len <= SEEN_LONGEST &&
+        remember(e, hash, program, program_len, msg, msg_len, decoder, result) < 0)
+        result = -2;
 done:
     /* `cut` and `header` hold the program and message bytes: kept until the line is done. */
     if (cut != NULL && keep(e, cut) < 0) result = -2;
@@ -1267,6 +1382,8 @@ static int Engine_init(Engine *e, PyObject *args, PyObject *kwargs) {
     e->roots = PyMem_Calloc((size_t)(e->ndecoders + 1) * (size_t)(e->nprograms + 1) + 1,
                             sizeof(int *));
     if (e->roots == NULL) return PyErr_NoMemory(), -1;
+    e->seen = PyMem_Calloc(SEEN_SLOTS, sizeof(Seen *));
+    if (e->seen == NULL) return PyErr_NoMemory(), -1;
     e->last_second = -1;
     tzset();
     return 0;
@@ -1286,6 +1403,10 @@ static void Engine_dealloc(Engine *e) {
     Py_XDECREF(e->deque);
     Py_XDECREF(e->keep);
     Py_XDECREF(e->windows);
+    if (e->seen != NULL) {
+        forget_seen(e);
+        PyMem_Free(e->seen);
+    }
     Py_TYPE(e)->tp_free((PyObject *)e);
 }
 
