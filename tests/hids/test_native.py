@@ -142,6 +142,11 @@ _BAD = [
     "Nov 16 00:00:05 web1 sshd[1] Invalid user x from 192.0.2.1 port 1",
     "Nov 16 00:00:05\tweb1 sshd[1]: Invalid user x from 192.0.2.1 port 1",
     "Nov 1 00:00:05 web1 sshd[1]: Invalid user x from 192.0.2.1 port 1",
+    "Feb 30 00:00:05 web1 sshd[1]: Invalid user x from 192.0.2.1 port 1",
+    "Nov 00 00:00:05 web1 sshd[1]: Invalid user x from 192.0.2.1 port 1",
+    "Dec 31 23:59:59 web1 sshd[1]: Invalid user x from 192.0.2.1 port 1",
+    "Jan 01 99:99:99 web1 sshd[1]: Invalid user x from 192.0.2.1 port 1",
+    "Xyz 16 00:00:05 web1 sshd[1]: Invalid user x from 192.0.2.1 port 1",
     "Nov 123 00:00:05 web1 sshd[1]: Invalid user x from 192.0.2.1 port 1",
     "Nov 16 00:00:05.1234567890 web1 sshd[1]: Invalid user x from 192.0.2.1 port 1",
     "Nov 16 00:00:05 web1 sshd[1]: "

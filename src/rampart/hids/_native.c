@@ -166,7 +166,7 @@ typedef struct {
     int **roots;      /* (decoder + 1) * (nprograms + 1) + program + 1 -> rule list, -1 ended */
     PyObject *field_names; /* tuple of str */
     int f_srcip, f_user, f_dstuser;
-    PyObject *roots_of, *parse, *minute, *clock, *state, *source_allowed, *start_quiet;
+    PyObject *roots_of, *parse, *clock, *state, *source_allowed, *start_quiet;
     PyObject *forget_oldest, *deque;
     long max_keys;
     int alert_level;
@@ -787,7 +787,45 @@ static int program_id(Engine *e, const char *p, Py_ssize_t n) {
     return -1;
 }
 
-/* The epoch of a "Mon dd HH:MM" prefix: remembered, else asked of Python. */
+static const char MONTHS[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+
+/* syslog._minute_epoch: the local epoch of that minute in the latest year that does not
+ * put it more than a day in the future (time.mktime as Python calls it); NAN: none. */
+static double rsyslog_minute(const char *key, Py_ssize_t n) {
+    int month = -1;
+    for (int m = 0; m < 12; m++)
+        if (memcmp(key, MONTHS + 3 * m, 3) == 0) month = m;
+    if (month < 0 || n < 11) return NAN;
+    int day = 0;
+    for (Py_ssize_t i = 4; i < n - 6; i++)
+        if (key[i] != ' ') day = day * 10 + (key[i] - '0');
+    int hour = (key[n - 5] - '0') * 10 + (key[n - 4] - '0');
+    int minute = (key[n - 2] - '0') * 10 + (key[n - 1] - '0');
+    struct timespec clock;
+    clock_gettime(CLOCK_REALTIME, &clock);
+    double now = (double)clock.tv_sec + clock.tv_nsec * 1e-9;
+    time_t whole = (time_t)floor(now);
+    struct tm today;
+    if (localtime_r(&whole, &today) == NULL) return NAN;
+    double epoch = NAN;
+    for (int back = 0; back < 2; back++) {
+        struct tm tm = {0};
+        tm.tm_year = today.tm_year - back;
+        tm.tm_mon = month;
+        tm.tm_mday = day;
+        tm.tm_hour = hour;
+        tm.tm_min = minute;
+        tm.tm_isdst = -1;
+        tm.tm_wday = -1; /* as time.mktime: still -1 after a failure */
+        time_t found = mktime(&tm);
+        if (found == (time_t)-1 && tm.tm_wday == -1) return NAN;
+        epoch = (double)found;
+        if (epoch <= now + 86400.0) return epoch;
+    }
+    return epoch;
+}
+
+/* The epoch of a "Mon dd HH:MM" prefix, remembered. */
 static int minute_epoch(Engine *e, const char *key, Py_ssize_t n, double *value) {
     for (int k = -1; k < e->minute_used; k++) {
         int i = k < 0 ? e->minute_last : k;
@@ -799,11 +837,7 @@ static int minute_epoch(Engine *e, const char *key, Py_ssize_t n, double *value)
         }
     }
     if (n >= (Py_ssize_t)sizeof e->minute_keys[0]) return 0; /* "Mon dd HH:MM" is 12 */
-    PyObject *found = PyObject_CallFunction(e->minute, "s#", key, n);
-    if (found == NULL) return -1;
-    double v = found == Py_None ? NAN : PyFloat_AsDouble(found);
-    Py_DECREF(found);
-    if (v == -1.0 && PyErr_Occurred()) return -1;
+    double v = rsyslog_minute(key, n);
     int slot = e->minute_used < MINUTE_SLOTS ? e->minute_used++ : (int)(e->line_no % MINUTE_SLOTS);
     memcpy(e->minute_keys[slot], key, (size_t)n);
     e->minute_keys[slot][n] = 0;
@@ -1267,15 +1301,15 @@ static int check_index(int value, int limit, int none_ok, const char *what) {
 static int Engine_init(Engine *e, PyObject *args, PyObject *kwargs) {
     static char *keywords[] = {"programs", "field_names", "special_fields", "matchers",
                                "decoders", "by_program", "generic", "rules", "roots_of",
-                               "parse", "minute", "clock", "state", "source_allowed",
+                               "parse", "clock", "state", "source_allowed",
                                "start_quiet", "forget_oldest", "deque", "max_keys",
                                "alert_level", NULL};
     PyObject *programs, *matchers, *decoders, *by_program, *generic, *rules;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "O!O!(iii)O!O!O!OO!OOOOOOOOOli", keywords, &PyTuple_Type, &programs,
+            args, kwargs, "O!O!(iii)O!O!O!OO!OOOOOOOOli", keywords, &PyTuple_Type, &programs,
             &PyTuple_Type, &e->field_names, &e->f_srcip, &e->f_user, &e->f_dstuser,
             &PyTuple_Type, &matchers, &PyTuple_Type, &decoders, &PyTuple_Type, &by_program,
-            &generic, &PyTuple_Type, &rules, &e->roots_of, &e->parse, &e->minute, &e->clock,
+            &generic, &PyTuple_Type, &rules, &e->roots_of, &e->parse, &e->clock,
             &e->state, &e->source_allowed, &e->start_quiet, &e->forget_oldest, &e->deque,
             &e->max_keys, &e->alert_level))
         return -1;
@@ -1283,7 +1317,7 @@ static int Engine_init(Engine *e, PyObject *args, PyObject *kwargs) {
         PyErr_SetString(PyExc_RuntimeError, "Engine is built once");
         return -1;
     }
-    PyObject **refs[] = {&e->field_names, &e->roots_of, &e->parse, &e->minute, &e->clock,
+    PyObject **refs[] = {&e->field_names, &e->roots_of, &e->parse, &e->clock,
                          &e->state, &e->source_allowed, &e->start_quiet, &e->forget_oldest,
                          &e->deque};
     for (size_t i = 0; i < sizeof refs / sizeof *refs; i++) Py_INCREF(*refs[i]);
@@ -1394,7 +1428,6 @@ static void Engine_dealloc(Engine *e) {
     Py_XDECREF(e->field_names);
     Py_XDECREF(e->roots_of);
     Py_XDECREF(e->parse);
-    Py_XDECREF(e->minute);
     Py_XDECREF(e->clock);
     Py_XDECREF(e->state);
     Py_XDECREF(e->source_allowed);

@@ -26,7 +26,6 @@ from rampart.hids import correlation
 from rampart.hids.decoder import Decoder, Fields
 from rampart.hids.engine import LogEngine
 from rampart.hids.rule import Rule, description_pieces
-from rampart.hids.syslog import minute_epoch
 from rampart.hids.textmatch import TextMatcher
 
 _native: ModuleType | None
@@ -218,7 +217,6 @@ class _Tables:
             "rules": rules,
             "roots_of": self.roots_of,
             "parse": self.parse,
-            "minute": minute_epoch,
             "clock": self.engine.clock,
             "state": state,
             "source_allowed": _source_allowed,

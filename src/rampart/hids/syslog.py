@@ -141,14 +141,6 @@ def _header(found: re.Match[str], line: str, stamp: float | None) -> Header:
     return Header(stamp, host or "", program, pid or "", line[found.end() :])
 
 
-def minute_epoch(prefix: str) -> float | None:
-    """Epoch of an rsyslog date's minute, ``Mon dd HH:MM`` (as ``SyslogParser._minute``)."""
-    month = _MONTHS.get(prefix[:3])
-    if month is None:
-        return None
-    return _minute_epoch(month, int(prefix[4:-6]), int(prefix[-5:-3]), int(prefix[-2:]))
-
-
 def _minute_epoch(month: int, day: int, hour: int, minute: int) -> float | None:
     """Local epoch of that minute in the latest year that is not in the future."""
     now = time.time()
