@@ -243,3 +243,38 @@ def test_replay_command_prints_the_same_with_and_without_native(tmp_path: Path) 
     for record in as_json:
         del record["seconds"]
     assert as_json[0] == as_json[1]
+
+
+def _block_texts(ruleset: RuleSet, path: Path, block_size: int) -> tuple[Any, Any]:
+    """Lines, rule ids and alert text of both paths, block by block as ``hids replay`` reads."""
+    engine = LogEngine(ruleset, alert_level=1, clock=lambda: 1e9)
+    replay = native.NativeReplay(LogEngine(ruleset, alert_level=1, clock=lambda: 1e9))
+    shown = _AlertLines()
+    python: list[Any] = []
+    ours: list[Any] = []
+    for block in read_blocks(path, block_size):
+        lines = split_block(block)
+        found = engine.alerts(lines)
+        python.append((len(lines), [rule.id for _, rule, _, _ in found], shown.text(found)))
+        ours.append(replay.block_text(block))
+    return python, ours
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [b"", b"\n", b"\r\n", b"\n\n\n", b"\r\r\n\r", b"Nov 16 00:00:09 web1 sshd[3]: Invalid user z"],
+)
+def test_blocks_cut_into_lines_in_c(tmp_path: Path, tail: bytes) -> None:
+    dated = [line for line in generated_log(seed=9, rounds=2) if line.isascii()]
+    raw = "\r\n".join(dated[:300]).encode() + b"\n\n" + "\n".join(dated[300:]).encode() + tail
+    path = tmp_path / "auth.log"
+    path.write_bytes(raw)
+    for block_size in (1 << 20, 4096):
+        python, ours = _block_texts(load_ruleset(), path, block_size)
+        assert ours == python
+    path.write_bytes(
+        raw + b"\nNov 16 00:00:09 web1 sshd[3]: Invalid user \xc3\xa9 from 192.0.2.1\n"
+    )
+    python, ours = _block_texts(load_ruleset(), path, 1 << 20)  # not ASCII: split in Python
+    assert ours == python
+    assert sum(count for count, _, _ in ours) > 300

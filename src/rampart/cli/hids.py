@@ -232,14 +232,15 @@ def run_replay(args: argparse.Namespace) -> int:
         native = native_replay(engine)
         started = time.monotonic()
         for block in read_blocks(args.file):
-            texts = split_block(block)
-            lines += len(texts)
             if native is not None and not as_json:
-                ids, text = native.alert_text(texts)
+                count, ids, text = native.block_text(block)
+                lines += count
                 hits += ids
                 if show:
                     write(text)
                 continue
+            texts = split_block(block)
+            lines += len(texts)
             found = engine.alerts(texts) if native is None else native.alerts(texts)
             hits += [rule.id for _, rule, _, _ in found]
             if not show:

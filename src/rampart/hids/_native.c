@@ -1011,17 +1011,11 @@ static int remember(Engine *e, uint64_t hash, const char *program, Py_ssize_t pr
 /* ---- Engine.alerts ------------------------------------------------------------------ */
 
 /* One line: its rule (index, -1 none, -2 error), time and program/message. */
-static int one_line(Engine *e, PyObject *line, double *stamp_out, PyObject **stamp_obj) {
-    PyObject *cut = NULL, *header = NULL;
-    if (PyUnicode_GET_LENGTH(line) > MAX_LINE) {
-        cut = PyUnicode_Substring(line, 0, MAX_LINE);
-        if (cut == NULL) return -2;
-        line = cut;
-    }
-    Py_ssize_t n;
-    const char *s = PyUnicode_AsUTF8AndSize(line, &n);
+/* One line (UTF-8, already cut at MAX_LINE characters): its rule (-1 none, -2 error). */
+static int one_line(Engine *e, const char *s, Py_ssize_t n, double *stamp_out,
+                    PyObject **stamp_obj) {
+    PyObject *header = NULL;
     int result = -2;
-    if (s == NULL) goto done;
     Py_ssize_t minute_end = 0, prog = 0, prog_len = 0, end = 0;
     int found = rfc3164((const unsigned char *)s, n, &minute_end, &prog, &prog_len, &end);
     double stamp = NAN;
@@ -1042,7 +1036,10 @@ static int one_line(Engine *e, PyObject *line, double *stamp_out, PyObject **sta
         }
     }
     if (found != 1) {
-        header = PyObject_CallFunctionObjArgs(e->parse, line, NULL);
+        PyObject *line = PyUnicode_DecodeUTF8(s, n, "strict");
+        if (line == NULL) goto done;
+        header = PyObject_CallOneArg(e->parse, line);
+        Py_DECREF(line);
         if (header == NULL) goto done;
         if (!PyTuple_Check(header) || PyTuple_GET_SIZE(header) != 3) {
             PyErr_SetString(PyExc_TypeError, "parse: (time, program, message) expected");
@@ -1087,8 +1084,6 @@ static int one_line(Engine *e, PyObject *line, double *stamp_out, PyObject **sta
         remember(e, hash, program, program_len, msg, msg_len, decoder, result) < 0)
         result = -2;
 done:
-    /* `cut` and `header` hold the program and message bytes: kept until the line is done. */
-    if (cut != NULL && keep(e, cut) < 0) result = -2;
     /* `header` holds the program and message bytes: kept until the line is done. */
     if (header != NULL && keep(e, header) < 0) result = -2;
     return result;
@@ -1117,7 +1112,15 @@ static PyObject *Engine_alerts(Engine *e, PyObject *args) {
             Py_DECREF(line);
             goto fail;
         }
-        int best = one_line(e, line, &stamp, &stamp_obj);
+        int best = -2;
+        PyObject *cut = PyUnicode_GET_LENGTH(line) > MAX_LINE
+                            ? PyUnicode_Substring(line, 0, MAX_LINE)
+                            : Py_NewRef(line);
+        Py_ssize_t n;
+        const char *s = cut != NULL ? PyUnicode_AsUTF8AndSize(cut, &n) : NULL;
+        if (s != NULL) best = one_line(e, s, n, &stamp, &stamp_obj);
+        /* `cut` holds the bytes the fields point to: kept until the line is done. */
+        if (cut != NULL && keep(e, cut) < 0) best = -2;
         int ok = best != -2;
         if (ok && best >= 0 && e->rules[best].level >= e->alert_level) {
             Rule *r = &e->rules[best];
@@ -1443,7 +1446,62 @@ static void Engine_dealloc(Engine *e) {
     Py_TYPE(e)->tp_free((PyObject *)e);
 }
 
+/* Engine.block(text): the lines of an ASCII block as rampart.sources.replay.split_block cuts
+ * them (on LF, trailing CRs removed, no last empty line), without a str per line:
+ * (number of lines, rule ids, alert text). */
+static PyObject *Engine_block(Engine *e, PyObject *arg) {
+    if (!PyUnicode_Check(arg) || !PyUnicode_IS_ASCII(arg)) {
+        PyErr_SetString(PyExc_TypeError, "block: an ASCII str expected");
+        return NULL;
+    }
+    const char *data = (const char *)PyUnicode_DATA(arg);
+    Py_ssize_t size = PyUnicode_GET_LENGTH(arg), start = 0, lines = 0;
+    PyObject *hits = PyList_New(0);
+    Buffer out = {NULL, 0, 0};
+    if (hits == NULL) return NULL;
+    Py_INCREF(arg);
+    while (start < size) {
+        const char *newline = memchr(data + start, '\n', (size_t)(size - start));
+        Py_ssize_t stop = newline != NULL ? newline - data : size;
+        Py_ssize_t n = stop - start;
+        while (n > 0 && data[start + n - 1] == '\r') n--;
+        if (n > MAX_LINE) n = MAX_LINE;
+        lines++;
+        e->simple_p = NULL;
+        if (PyList_GET_SIZE(e->keep) > 0 &&
+            PyList_SetSlice(e->keep, 0, PyList_GET_SIZE(e->keep), NULL) < 0)
+            goto fail;
+        double stamp = 0;
+        PyObject *stamp_obj = NULL;
+        int best = one_line(e, data + start, n, &stamp, &stamp_obj);
+        Py_XDECREF(stamp_obj);
+        if (best == -2) goto fail;
+        if (best >= 0 && e->rules[best].level >= e->alert_level) {
+            Rule *r = &e->rules[best];
+            if (PyList_Append(hits, r->id_obj) < 0 || put_alert(e, &out, r, stamp) < 0) goto fail;
+        }
+        start = stop + 1;
+    }
+    if (PyList_SetSlice(e->keep, 0, PyList_GET_SIZE(e->keep), NULL) < 0) goto fail;
+    e->simple_p = NULL;
+    Py_DECREF(arg);
+    PyObject *text = PyUnicode_DecodeUTF8(out.p ? out.p : "", (Py_ssize_t)out.n, "strict");
+    PyMem_Free(out.p);
+    if (text == NULL) {
+        Py_DECREF(hits);
+        return NULL;
+    }
+    return Py_BuildValue("(nNN)", lines, hits, text);
+fail:
+    Py_DECREF(arg);
+    PyMem_Free(out.p);
+    Py_DECREF(hits);
+    return NULL;
+}
+
 static PyMethodDef Engine_methods[] = {
+    {"block", (PyCFunction)Engine_block, METH_O,
+     "block(ascii text) -> (lines, rule ids, alert text)"},
     {"alerts", (PyCFunction)Engine_alerts, METH_VARARGS,
      "alerts(lines, text) -> (rule ids, [(line, rule, fields, time)], alert text)"},
     {NULL, NULL, 0, NULL}};

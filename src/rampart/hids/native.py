@@ -27,6 +27,7 @@ from rampart.hids.decoder import Decoder, Fields
 from rampart.hids.engine import LogEngine
 from rampart.hids.rule import Rule, description_pieces
 from rampart.hids.textmatch import TextMatcher
+from rampart.sources.replay import split_block
 
 _native: ModuleType | None
 LOAD_ERROR: str | None = None
@@ -95,6 +96,17 @@ class NativeReplay:
         """The alerts' rule ids, and their lines as ``hids replay`` prints them."""
         hits, _, text = self._core.alerts(list(lines), True)
         return hits, text
+
+    def block_text(self, block: str) -> tuple[int, list[int], str]:
+        """:meth:`alert_text` of a block of a file (``split_block``'s lines), and its line count.
+
+        An ASCII block is cut into lines in C, without a str per line.
+        """
+        if block.isascii():
+            return self._core.block(block)  # type: ignore[no-any-return]
+        lines = split_block(block)
+        hits, text = self.alert_text(lines)
+        return len(lines), hits, text
 
 
 def native_replay(engine: LogEngine) -> NativeReplay | None:
