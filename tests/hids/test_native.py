@@ -30,7 +30,8 @@ from tests.hids.test_replay_paths import ODD_LINES, SAMPLES, generated_log
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(
-    not native.available(), reason=f"native HIDS loop unavailable: {native.LOAD_ERROR}"
+    not native.available(),
+    reason=f"native HIDS loop unavailable: {native.LOAD_ERROR or 'RAMPART_NATIVE=0'}",
 )
 
 
@@ -278,3 +279,115 @@ def test_blocks_cut_into_lines_in_c(tmp_path: Path, tail: bytes) -> None:
     python, ours = _block_texts(load_ruleset(), path, 1 << 20)  # not ASCII: split in Python
     assert ours == python
     assert sum(count for count, _, _ in ours) > 300
+
+
+#: Every condition the shipped rules use little or not at all: source networks, ``user``,
+#: quiet periods, frequency per user and per source and user, match lists, field tests,
+#: ``program`` rules, generic decoders, a description with a missing field and a ``%``.
+_RULES = r"""decoders:
+  - name: app
+    program: [app]
+    regex: 'from (?P<srcip>\S+) user (?P<user>\S*)(?: as (?P<dstuser>\S*))?'
+  - name: app-login
+    parent: app
+    prematch: '^login '
+    regex: 'code=(?P<code>\d+)|(?P<status>ok|fail)'
+  - name: any
+    prematch: 'GENERIC'
+    regex: '(?P<url>/\S+)'
+
+rules:
+  - id: 9010
+    level: 2
+    program: [app]
+    ignore: 5
+    match: 'code=2'
+    description: 'app program {srcip}'
+  - id: 9000
+    level: 0
+    decoded_as: app
+    description: app
+  - id: 9001
+    level: 4
+    if_sid: 9000
+    srcip: ['10.0.0.0/8', '!10.9.0.0/16', '2001:db8::/32']
+    description: 'inside %s $(srcip) {user} $(nope)'
+  - id: 9002
+    level: 5
+    if_sid: 9000
+    user: 'r[oO]+t|admin|'
+    ignore: 30
+    description: 'root-ish {user} {dstuser}'
+  - id: 9003
+    level: 6
+    if_sid: 9000
+    decoded_as: app-login
+    match: ['aa', 'bb', 'cc', 'dd', 'ee', 'fail']
+    fields: {code: '^4\d\d$'}
+    description: 'login fail $(code) $(status)'
+  - id: 9004
+    level: 10
+    if_matched_sid: 9003
+    frequency: 3
+    timeframe: 60
+    same_user: true
+    ignore: 20
+    description: 'many fails for {user}'
+  - id: 9005
+    level: 11
+    if_matched_group: app_fail
+    frequency: 2
+    timeframe: 120
+    same_source_ip: true
+    same_user: true
+    description: 'group fails {srcip} {user}'
+  - id: 9006
+    level: 3
+    if_sid: 9000
+    match: 'login '
+    groups: [app_fail]
+    description: 'login seen'
+  - id: 9007
+    level: 7
+    program: [other]
+    regex: 'boom (\d+)'
+    description: 'other boom'
+  - id: 9008
+    level: 8
+    decoded_as: any
+    description: 'generic {url}'
+"""
+_USERS = ["root", "r\u00f6ot", "admin", "", "bob", "al\u00efce", "x\x1cy"]
+_ADDRESSES = ["10.1.2.3", "10.9.1.1", "192.0.2.1", "2001:db8::1", "[10.1.1.1]", "10.1.2.3.4"]
+_ADDRESSES += ["\u0661.1.1.1", "fe80::1%eth0"]
+
+
+def _app_line(rng: random.Random) -> str:
+    stamp = f"Nov 16 10:{rng.randrange(10):02d}:{rng.randrange(60):02d} web1"
+    kind = rng.randrange(5)
+    if kind == 0:
+        code = rng.choice(["401", "200", "4a1", "403"])
+        return (
+            f"{stamp} app[1]: login from {rng.choice(_ADDRESSES)} user {rng.choice(_USERS)}"
+            f" as {rng.choice(_USERS)} code={code} {rng.choice(['ok', 'fail', 'aa'])}"
+        )
+    if kind == 1:
+        return f"{stamp} app: from {rng.choice(_ADDRESSES)} user {rng.choice(_USERS)}"
+    if kind == 2:
+        return f"{stamp} other[2]: boom {rng.randrange(100)}"
+    if kind == 3:
+        return f"{stamp} foo: GENERIC /path/{rng.randrange(9)} x"
+    return f"GENERIC /no/header {rng.randrange(9)}"
+
+
+def test_state_and_conditions_on_rules_of_our_own(tmp_path: Path) -> None:
+    (tmp_path / "app.yaml").write_text(_RULES)
+    ruleset = load_ruleset([tmp_path])
+    assert native.native_replay(LogEngine(ruleset)) is not None
+    for seed in (1, 2):
+        rng = random.Random(seed)
+        log = sorted((_app_line(rng) for _ in range(3000)), key=lambda line: line[:15])
+        log = [_mutate(rng, line) if rng.random() < 0.2 else line for line in log]
+        _assert_same(ruleset, log)
+    fired = {rule_id for _, rule_id, _, _ in _python(ruleset, log, 1, len(log))}
+    assert fired >= {9001, 9002, 9003, 9004, 9005, 9006, 9007, 9008, 9010}
