@@ -391,3 +391,29 @@ def test_state_and_conditions_on_rules_of_our_own(tmp_path: Path) -> None:
         _assert_same(ruleset, log)
     fired = {rule_id for _, rule_id, _, _ in _python(ruleset, log, 1, len(log))}
     assert fired >= {9001, 9002, 9003, 9004, 9005, 9006, 9007, 9008, 9010}
+
+
+def test_the_core_refuses_tables_that_do_not_fit() -> None:
+    tables = native._Tables(LogEngine(load_ruleset()))
+    good = tables.arguments()
+    core = native._native
+    assert core is not None
+    broken: list[dict[str, Any]] = [
+        {"decoders": ((-1, -1, 99999, ()),)},
+        {"generic": (12345,)},
+        {"special_fields": (0, 1, 999)},
+        {"by_program": ()},
+        {"rules": ((None,),)},
+        {"matchers": ((7, b"", b"", re.compile(""), (), (), False),)},
+        {"matchers": ((0, b"(unclosed", b"", re.compile("x"), (), (), False),)},
+    ]
+    for change in broken:
+        with pytest.raises((ValueError, TypeError, core.Unsupported)):
+            core.Engine(**{**good, **change})
+    engine = core.Engine(**good)
+    with pytest.raises(RuntimeError):
+        engine.__init__(**good)
+    with pytest.raises(TypeError):
+        engine.block("not \u00e4scii")
+    with pytest.raises(TypeError):
+        engine.alerts([b"bytes"], True)

@@ -48,6 +48,8 @@ static struct {
     PCRE2_SIZE *(*ovector)(pcre2_match_data *);
     int (*number_from_name)(const pcre2_code *, PCRE2_SPTR);
     int (*pattern_info)(const pcre2_code *, uint32_t, void *);
+    void (*code_free)(pcre2_code *);
+    void (*md_free)(pcre2_match_data *);
 } P2;
 
 static int load_pcre2(void) {
@@ -74,6 +76,8 @@ static int load_pcre2(void) {
     LOAD(ovector, "pcre2_get_ovector_pointer_8");
     LOAD(number_from_name, "pcre2_substring_number_from_name_8");
     LOAD(pattern_info, "pcre2_pattern_info_8");
+    LOAD(code_free, "pcre2_code_free_8");
+    LOAD(md_free, "pcre2_match_data_free_8");
 #undef LOAD
     return 0;
 }
@@ -1207,9 +1211,15 @@ static int copy_bytes(PyObject *obj, char **out, Py_ssize_t *len) {
 static int build_matcher(Matcher *m, PyObject *spec) {
     PyObject *pattern, *text, *names, *field_ids;
     if (!PyArg_ParseTuple(spec, "iSSOOOp", &m->kind, &pattern, &text, &m->pyregex, &names,
-                          &field_ids, &m->fullmatch))
+                          &field_ids, &m->fullmatch)) {
+        memset(m, 0, sizeof *m); /* nothing owned yet */
         return -1;
+    }
     Py_INCREF(m->pyregex);
+    if (m->kind != M_REGEX && m->kind != M_LITERAL && m->kind != M_PREFIX) {
+        PyErr_Format(PyExc_ValueError, "matcher kind %d is unknown", m->kind);
+        return -1;
+    }
     if (copy_bytes(text, &m->text, &m->len) < 0) return -1;
     if (ints(field_ids, &m->group_field, &m->ngroups, 0) < 0) return -1;
     if (m->kind != M_REGEX) return 0;
@@ -1253,8 +1263,10 @@ static int build_rule(Rule *r, PyObject *spec) {
                           &needle, &texts, &r->decoded_as, &programs, &r->regex, &field_tests,
                           &r->user, &r->has_networks, &r->same_source, &r->same_user, &r->ignore,
                           &r->timeframe, &r->frequency, &watchers, &children, &pieces,
-                          &piece_fields))
+                          &piece_fields)) {
+        memset(r, 0, sizeof *r); /* nothing owned yet */
         return -1;
+    }
     Py_INCREF(r->obj);
     Py_INCREF(r->id_obj);
     Py_INCREF(r->label);
@@ -1308,21 +1320,23 @@ static int Engine_init(Engine *e, PyObject *args, PyObject *kwargs) {
                                "start_quiet", "forget_oldest", "deque", "max_keys",
                                "alert_level", NULL};
     PyObject *programs, *matchers, *decoders, *by_program, *generic, *rules;
-    if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "O!O!(iii)O!O!O!OO!OOOOOOOOli", keywords, &PyTuple_Type, &programs,
-            &PyTuple_Type, &e->field_names, &e->f_srcip, &e->f_user, &e->f_dstuser,
-            &PyTuple_Type, &matchers, &PyTuple_Type, &decoders, &PyTuple_Type, &by_program,
-            &generic, &PyTuple_Type, &rules, &e->roots_of, &e->parse, &e->clock,
-            &e->state, &e->source_allowed, &e->start_quiet, &e->forget_oldest, &e->deque,
-            &e->max_keys, &e->alert_level))
-        return -1;
-    if (e->matchers != NULL) {
+    if (e->field_names != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Engine is built once");
         return -1;
     }
     PyObject **refs[] = {&e->field_names, &e->roots_of, &e->parse, &e->clock,
                          &e->state, &e->source_allowed, &e->start_quiet, &e->forget_oldest,
                          &e->deque};
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kwargs, "O!O!(iii)O!O!O!OO!OOOOOOOOli", keywords, &PyTuple_Type, &programs,
+            &PyTuple_Type, &e->field_names, &e->f_srcip, &e->f_user, &e->f_dstuser,
+            &PyTuple_Type, &matchers, &PyTuple_Type, &decoders, &PyTuple_Type, &by_program,
+            &generic, &PyTuple_Type, &rules, &e->roots_of, &e->parse, &e->clock,
+            &e->state, &e->source_allowed, &e->start_quiet, &e->forget_oldest, &e->deque,
+            &e->max_keys, &e->alert_level)) {
+        for (size_t i = 0; i < sizeof refs / sizeof *refs; i++) *refs[i] = NULL; /* borrowed */
+        return -1;
+    }
     for (size_t i = 0; i < sizeof refs / sizeof *refs; i++) Py_INCREF(*refs[i]);
     Py_ssize_t nfields = PyTuple_GET_SIZE(e->field_names);
     e->nfields = (int)nfields;
@@ -1426,8 +1440,56 @@ static int Engine_init(Engine *e, PyObject *args, PyObject *kwargs) {
     return 0;
 }
 
+static void free_strings(char **texts, int n) {
+    for (int i = 0; texts != NULL && i < n; i++) PyMem_Free(texts[i]);
+    PyMem_Free(texts);
+}
+
+static void free_tables(Engine *e) {
+    for (int i = 0; e->matchers != NULL && i < e->nmatchers; i++) {
+        Matcher *m = &e->matchers[i];
+        if (m->code != NULL) P2.code_free(m->code);
+        PyMem_Free(m->text);
+        PyMem_Free(m->group_number);
+        PyMem_Free(m->group_field);
+        Py_XDECREF(m->pyregex);
+    }
+    PyMem_Free(e->matchers);
+    for (int i = 0; e->decoders != NULL && i < e->ndecoders; i++)
+        PyMem_Free(e->decoders[i].children);
+    PyMem_Free(e->decoders);
+    for (int i = 0; e->rules != NULL && i < e->nrules; i++) {
+        Rule *r = &e->rules[i];
+        Py_XDECREF(r->obj);
+        Py_XDECREF(r->id_obj);
+        Py_XDECREF(r->label);
+        PyMem_Free(r->needle);
+        free_strings(r->texts, r->ntexts);
+        PyMem_Free(r->text_lens);
+        PyMem_Free(r->programs);
+        PyMem_Free(r->test_field);
+        PyMem_Free(r->test_matcher);
+        PyMem_Free(r->watchers);
+        PyMem_Free(r->children);
+        free_strings(r->piece_texts, r->npieces);
+        PyMem_Free(r->piece_lens);
+        PyMem_Free(r->piece_fields);
+    }
+    PyMem_Free(e->rules);
+    free_strings(e->programs, e->nprograms);
+    PyMem_Free(e->program_lens);
+    for (int i = 0; e->by_program != NULL && i < e->nprograms; i++) PyMem_Free(e->by_program[i]);
+    PyMem_Free(e->by_program);
+    PyMem_Free(e->generic);
+    size_t slots = (size_t)(e->ndecoders + 1) * (size_t)(e->nprograms + 1) + 1;
+    for (size_t i = 0; e->roots != NULL && i < slots; i++) PyMem_Free(e->roots[i]);
+    PyMem_Free(e->roots);
+    PyMem_Free(e->fed);
+    if (e->md != NULL) P2.md_free(e->md);
+}
+
 static void Engine_dealloc(Engine *e) {
-    /* The tables are small and built once per process; the references are released. */
+    free_tables(e);
     Py_XDECREF(e->field_names);
     Py_XDECREF(e->roots_of);
     Py_XDECREF(e->parse);
