@@ -88,7 +88,11 @@ class NativeReplay:
             raise Unsupported(str(error)) from None
 
     def alerts(self, lines: Sequence[str]) -> list[tuple[str, Rule, Fields, float]]:
-        """As :meth:`LogEngine.alerts`: ``(line, rule, fields, time)`` of each alert."""
+        """As :meth:`LogEngine.alerts`: ``(line, rule, fields, time)`` of each alert.
+
+        ``lines`` are text decoded from bytes (a lone surrogate cannot go to C:
+        UnicodeEncodeError).
+        """
         _, found, _ = self._core.alerts(list(lines), False)
         return found  # type: ignore[no-any-return]
 
