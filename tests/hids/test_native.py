@@ -417,3 +417,23 @@ def test_the_core_refuses_tables_that_do_not_fit() -> None:
         engine.block("not \u00e4scii")
     with pytest.raises(TypeError):
         engine.alerts([b"bytes"], True)
+
+
+def test_a_regex_past_pcre2s_limits_is_decided_by_python(tmp_path: Path) -> None:
+    """16,000 repeats of a group overflow PCRE2's JIT stack: the Python pattern decides."""
+    (tmp_path / "deep.yaml").write_text(
+        "decoders:\n"
+        "  - name: deep\n"
+        "    program: [deep]\n"
+        "    regex: '^(?:(?P<x>x)|y)*(?P<end>z)'\n"
+        "rules:\n"
+        "  - id: 9000\n"
+        "    level: 5\n"
+        "    decoded_as: deep\n"
+        "    regex: '^(?:(x)|y)*z'\n"
+        "    description: 'deep {x} {end}'\n"
+    )
+    ruleset = load_ruleset([tmp_path])
+    log = ["Nov 16 00:00:05 web1 deep[1]: " + "x" * n + tail for n in (10, 16000) for tail in "zq"]
+    _assert_same(ruleset, log)
+    assert len(_python(ruleset, log, 1, len(log))) == 2

@@ -33,6 +33,8 @@ typedef const unsigned char *PCRE2_SPTR;
 #define P2_JIT_COMPLETE 0x00000001u
 #define P2_NEWLINE_LF 2u
 #define P2_UNSET (~(PCRE2_SIZE)0)
+#define P2_ERROR_NOMATCH (-1)
+#define MAX_GROUPS 255 /* the match data's pairs, less the whole match */
 #define P2_INFO_CAPTURECOUNT 4u
 
 static struct {
@@ -264,7 +266,8 @@ static int run_matcher(Engine *e, int index, const char *p, Py_ssize_t n, int ex
     }
     if (m->code != NULL && e->simple_v) {
         int rc = P2.match(m->code, (PCRE2_SPTR)p, (PCRE2_SIZE)n, 0, 0, e->md, NULL);
-        if (rc < 0) return 0;
+        if (rc == P2_ERROR_NOMATCH) return 0;
+        if (rc < 0) goto python; /* a PCRE2 limit (JIT stack, match limit): Python decides */
         if (extract) {
             PCRE2_SIZE *ov = P2.ovector(e->md);
             for (int g = 0; g < m->ngroups; g++) {
@@ -278,6 +281,7 @@ static int run_matcher(Engine *e, int index, const char *p, Py_ssize_t n, int ex
         }
         return 1;
     }
+python:;
     /* The Python pattern decides. */
     PyObject *text = PyUnicode_DecodeUTF8(p, n, "strict");
     if (text == NULL) return -1;
@@ -1236,6 +1240,11 @@ static int build_matcher(Matcher *m, PyObject *spec) {
         PyErr_Format(Unsupported, "PCRE2 cannot compile %R", pattern);
         return -1;
     }
+    uint32_t captures = 0;
+    if (P2.pattern_info(m->code, P2_INFO_CAPTURECOUNT, &captures) != 0 || captures > MAX_GROUPS) {
+        PyErr_Format(Unsupported, "too many groups in %R", pattern);
+        return -1;
+    }
     P2.jit_compile(m->code, P2_JIT_COMPLETE); /* without JIT it still matches, slower */
     Py_ssize_t ngroups = PyTuple_Size(names);
     if (ngroups != m->ngroups) {
@@ -1350,7 +1359,7 @@ static int Engine_init(Engine *e, PyObject *args, PyObject *kwargs) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "state._windows: a dict");
         return -1;
     }
-    e->md = P2.md_create(256, NULL);
+    e->md = P2.md_create(MAX_GROUPS + 1, NULL);
     if (e->keep == NULL || e->md == NULL) return e->md == NULL ? (PyErr_NoMemory(), -1) : -1;
 
     e->nprograms = (int)PyTuple_GET_SIZE(programs);
