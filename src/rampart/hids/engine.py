@@ -177,6 +177,7 @@ class LogEngine:
         :meth:`judge` for a whole block of lines, in order, with the same
         state, written out as one loop (``hids replay``'s hot path: no Header,
         no call per line for the common rsyslog line or a settled message).
+        :mod:`rampart.hids.native` runs the same loop in C, with the same results.
         """
         seen, clock, floor, verdict = self._seen, self.clock, self.alert_level, self._verdict
         found: list[tuple[str, Rule, Fields, float]] = []
