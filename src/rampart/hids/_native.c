@@ -1104,8 +1104,7 @@ static PyObject *Engine_alerts(Engine *e, PyObject *args) {
     PyObject *hits = PyList_New(0), *found = PyList_New(0);
     Buffer out = {NULL, 0, 0};
     if (hits == NULL || found == NULL) goto fail;
-    Py_ssize_t count_lines = PyList_GET_SIZE(lines);
-    for (Py_ssize_t i = 0; i < count_lines; i++) {
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(lines); i++) { /* a callback may change it */
         PyObject *line = PyList_GET_ITEM(lines, i);
         if (!PyUnicode_Check(line)) {
             PyErr_SetString(PyExc_TypeError, "lines: str expected");
