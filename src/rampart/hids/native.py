@@ -48,6 +48,8 @@ _FLAGS = re.UNICODE | re.IGNORECASE | re.DOTALL | re.MULTILINE | re.ASCII
 #: Escapes whose PCRE2 meaning is Python's (on ASCII subjects).
 _ESCAPES = frozenset("dDwWsSbBAnrtfv\\.^$*+?{}[]()|-/:#'\"<>=!,;@%&~` _")
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+#: A brace that is not a plain ``{n}``/``{n,}``/``{n,m}`` (PCRE2 versions differ on the others).
+_ODD_BRACE = re.compile(r"(?<!\\)\{(?!\d+(?:,\d*)?\})")
 
 
 class Unsupported(Exception):
@@ -63,12 +65,12 @@ def same_in_pcre2(regex: "re.Pattern[str]") -> bool:
     """Whether PCRE2 reads ``regex`` as Python does, on ASCII subjects without 0x1c-0x1f.
 
     Conservative: ASCII patterns with the common syntax only (no ``\\Z``,
-    ``{,n}``, POSIX classes, verbose mode or unusual escapes).
+    ``{,n}`` or other odd braces, POSIX classes, verbose mode or unusual escapes).
     """
     pattern = regex.pattern
     if not pattern.isascii() or regex.flags & ~_FLAGS:
         return False
-    if "{," in pattern or "[:" in pattern or "(?x" in pattern or "(?#" in pattern:
+    if "[:" in pattern or "(?x" in pattern or "(?#" in pattern or _ODD_BRACE.search(pattern):
         return False
     return all(found.group(1) in _ESCAPES for found in _ESCAPE.finditer(pattern))
 
