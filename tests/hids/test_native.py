@@ -10,6 +10,7 @@ mutated sample lines. The replay command is compared byte for byte with
 """
 
 import json
+import os
 import random
 import re
 import subprocess
@@ -440,3 +441,41 @@ def test_a_regex_past_pcre2s_limits_is_decided_by_python(tmp_path: Path) -> None
     log = ["Nov 16 00:00:05 web1 deep[1]: " + "x" * n + tail for n in (10, 16000) for tail in "zq"]
     _assert_same(ruleset, log)
     assert len(_python(ruleset, log, 1, len(log))) == 2
+
+
+_ZONE_CHECK = """
+import json, sys
+from rampart.hids.engine import LogEngine
+from rampart.hids.native import NativeReplay
+from rampart.hids.ruleset import load_ruleset
+days = ["Mar 29", "Mar 30", "Oct  4", "Oct  5", "Oct 25", "Oct 26", "Apr  5", "Apr  6"]
+days += ["Mar  8", "Nov  1", "Feb 29", "Jan  1", "Dec 31"]
+lines = [
+    f"{day} {hour:02d}:{minute:02d}:07 web1 sshd[1]: Invalid user x from 192.0.2.1 port 1"
+    for day in days for hour in range(0, 5) for minute in range(0, 60, 5)
+]
+ruleset = load_ruleset()
+python = LogEngine(ruleset, alert_level=1).alerts(lines)
+native = NativeReplay(LogEngine(ruleset, alert_level=1)).alerts(lines)
+print(json.dumps([[stamp for _, _, _, stamp in found] for found in (python, native)]))
+"""
+
+
+@pytest.mark.parametrize(
+    "zone", ["Europe/Berlin", "Australia/Lord_Howe", "America/St_Johns", "UTC"]
+)
+def test_rsyslog_dates_around_changes_of_offset(zone: str) -> None:
+    """The native minute epoch (localtime_r, mktime near a change) is Python's time.mktime."""
+    if not Path("/usr/share/zoneinfo", zone).exists():
+        pytest.skip(f"no tzdata for {zone}")
+    result = subprocess.run(
+        [sys.executable, "-c", _ZONE_CHECK],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TZ": zone},
+        check=True,
+        timeout=60,
+    )
+    python, ours = json.loads(result.stdout)
+    assert len(python) == 13 * 5 * 12
+    assert ours == python

@@ -797,6 +797,40 @@ static int program_id(Engine *e, const char *p, Py_ssize_t n) {
 
 static const char MONTHS[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
 
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; m 1-12), H. Hinnant's algorithm. */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int utc_offset(time_t t, long *offset) {
+    struct tm tm;
+    if (localtime_r(&t, &tm) == NULL) return 0;
+    *offset = tm.tm_gmtoff;
+    return 1;
+}
+
+/* mktime() of a local time, by localtime_r alone when the zone's offset is the same three
+ * hours either side (then the answer is unique, and mktime's). 0: ask mktime (near a
+ * change of offset). glibc's mktime re-reads /etc/localtime's status on every call. */
+static int steady_mktime(int year, int month, int day, int hour, int minute, time_t *out) {
+    time_t wall = (time_t)((days_from_civil(year, month + 1, 1) + day - 1) * 86400 +
+                           hour * 3600 + minute * 60);
+    long first, second, before, after;
+    if (!utc_offset(wall, &first) || !utc_offset(wall - first, &second) || second != first)
+        return 0;
+    time_t found = wall - first;
+    if (!utc_offset(found - 10800, &before) || !utc_offset(found + 10800, &after) ||
+        before != first || after != first)
+        return 0;
+    *out = found;
+    return 1;
+}
+
 /* syslog._minute_epoch: the local epoch of that minute in the latest year that does not
  * put it more than a day in the future (time.mktime as Python calls it); NAN: none. */
 static double rsyslog_minute(const char *key, Py_ssize_t n) {
@@ -817,6 +851,12 @@ static double rsyslog_minute(const char *key, Py_ssize_t n) {
     if (localtime_r(&whole, &today) == NULL) return NAN;
     double epoch = NAN;
     for (int back = 0; back < 2; back++) {
+        time_t found;
+        if (steady_mktime(today.tm_year + 1900 - back, month, day, hour, minute, &found)) {
+            epoch = (double)found;
+            if (epoch <= now + 86400.0) return epoch;
+            continue;
+        }
         struct tm tm = {0};
         tm.tm_year = today.tm_year - back;
         tm.tm_mon = month;
@@ -825,7 +865,7 @@ static double rsyslog_minute(const char *key, Py_ssize_t n) {
         tm.tm_min = minute;
         tm.tm_isdst = -1;
         tm.tm_wday = -1; /* as time.mktime: still -1 after a failure */
-        time_t found = mktime(&tm);
+        found = mktime(&tm);
         if (found == (time_t)-1 && tm.tm_wday == -1) return NAN;
         epoch = (double)found;
         if (epoch <= now + 86400.0) return epoch;
