@@ -196,7 +196,8 @@ typedef struct {
     int simple_v;
     PyObject *windows; /* the Correlation's _windows (never replaced) */
     int settled;       /* the current line's verdict needed no state */
-    Seen **seen;       /* SEEN_SLOTS slots, open addressing */
+    Seen **seen;       /* SEEN_SLOTS slots, open addressing ... */
+    uint64_t *seen_hash; /* ... and each slot's hash, read without touching the entry */
     int nseen;
 } Engine;
 
@@ -1005,7 +1006,8 @@ static int seen_rule(Engine *e, uint64_t hash, const char *program, Py_ssize_t p
     for (uint64_t slot = hash & (SEEN_SLOTS - 1);; slot = (slot + 1) & (SEEN_SLOTS - 1)) {
         Seen *s = e->seen[slot];
         if (s == NULL) return -3;
-        if (s->hash != hash || s->program_len != program_len || s->message_len != msg_len)
+        if (e->seen_hash[slot] != hash) continue;
+        if (s->program_len != program_len || s->message_len != msg_len)
             continue;
         const char *text = seen_text(s);
         if (memcmp(text, program, (size_t)program_len) != 0 ||
@@ -1052,6 +1054,7 @@ static int remember(Engine *e, uint64_t hash, const char *program, Py_ssize_t pr
     uint64_t slot = hash & (SEEN_SLOTS - 1);
     while (e->seen[slot] != NULL) slot = (slot + 1) & (SEEN_SLOTS - 1);
     e->seen[slot] = s;
+    e->seen_hash[slot] = hash;
     e->nseen++;
     return 0;
 }
@@ -1482,7 +1485,8 @@ static int Engine_init(Engine *e, PyObject *args, PyObject *kwargs) {
                             sizeof(int *));
     if (e->roots == NULL) return PyErr_NoMemory(), -1;
     e->seen = PyMem_Calloc(SEEN_SLOTS, sizeof(Seen *));
-    if (e->seen == NULL) return PyErr_NoMemory(), -1;
+    e->seen_hash = PyMem_Calloc(SEEN_SLOTS, sizeof(uint64_t));
+    if (e->seen == NULL || e->seen_hash == NULL) return PyErr_NoMemory(), -1;
     e->last_second = -1;
     tzset();
     return 0;
@@ -1553,6 +1557,7 @@ static void Engine_dealloc(Engine *e) {
         forget_seen(e);
         PyMem_Free(e->seen);
     }
+    PyMem_Free(e->seen_hash);
     Py_TYPE(e)->tp_free((PyObject *)e);
 }
 
