@@ -1,4 +1,4 @@
-"""Build the optional native line loop (rampart.detect._native).
+"""Build the optional native line loops (rampart.detect._native, rampart.hids._native).
 
 Everything else is in pyproject.toml. The extension is optional: without a C
 compiler the install still succeeds and ``rampart ban test`` uses the
@@ -15,6 +15,13 @@ setup(
             extra_compile_args=["-O2", "-fvisibility=hidden"],
             libraries=["dl", "pthread"],
             optional=True,
-        )
+        ),
+        Extension(
+            "rampart.hids._native",
+            ["src/rampart/hids/_native.c"],
+            extra_compile_args=["-O2", "-fvisibility=hidden"],
+            libraries=["dl"],
+            optional=True,
+        ),
     ]
 )

@@ -215,6 +215,7 @@ class _AlertLines:
 
 
 def run_replay(args: argparse.Namespace) -> int:
+    from rampart.hids.native import native_replay
     from rampart.hids.runner import event_record
     from rampart.sources.replay import read_blocks, split_block
 
@@ -228,11 +229,19 @@ def run_replay(args: argparse.Namespace) -> int:
     with _no_cycle_collector():
         engine = _engine(args)
         floor = engine.alert_level
+        native = native_replay(engine)
         started = time.monotonic()
         for block in read_blocks(args.file):
+            if native is not None and not as_json:
+                count, ids, text = native.block_text(block)
+                lines += count
+                hits += ids
+                if show:
+                    write(text)
+                continue
             texts = split_block(block)
             lines += len(texts)
-            found = engine.alerts(texts)
+            found = engine.alerts(texts) if native is None else native.alerts(texts)
             hits += [rule.id for _, rule, _, _ in found]
             if not show:
                 continue

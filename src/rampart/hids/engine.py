@@ -177,6 +177,7 @@ class LogEngine:
         :meth:`judge` for a whole block of lines, in order, with the same
         state, written out as one loop (``hids replay``'s hot path: no Header,
         no call per line for the common rsyslog line or a settled message).
+        :mod:`rampart.hids.native` runs the same loop in C, with the same results.
         """
         seen, clock, floor, verdict = self._seen, self.clock, self.alert_level, self._verdict
         found: list[tuple[str, Rule, Fields, float]] = []
@@ -284,6 +285,24 @@ class LogEngine:
         if best is not None and best.ignore > 0:
             self._state.start_quiet(best, fields, stamp)
         return best, settled
+
+    @property
+    def state(self) -> Correlation:
+        """The correlation state (the native replay loop reads and writes it too)."""
+        return self._state
+
+    @property
+    def parser(self) -> SyslogParser:
+        return self._parser
+
+    @property
+    def root_programs(self) -> frozenset[str]:
+        """Programs that have top-level rules of their own (``program`` without ``decoded_as``)."""
+        return frozenset(self._roots_by_program)
+
+    def roots(self, decoder: Decoder | None, program: str) -> list[Rule]:
+        """The top-level rules a message of ``decoder`` and ``program`` meets, in file order."""
+        return self._roots(decoder, program)
 
     def _roots(self, decoder: Decoder | None, program: str) -> list[Rule]:
         key_program = program if program in self._roots_by_program else None

@@ -183,6 +183,17 @@ def _networks(items: Sequence[str], where: str) -> tuple[tuple[Network, ...], tu
     return tuple(inside), tuple(outside)
 
 
+def description_pieces(template: str) -> tuple[list[str], list[str]]:
+    """A description's texts and, between them, the names of the fields quoted in.
+
+    ``texts`` has one more item than ``names``; a missing or empty field reads ``-``.
+    """
+    pieces = _QUOTED.split(template)  # text, name, name, text, name, name, text ...
+    texts = pieces[0::3]
+    names = [pieces[i + 1] or pieces[i + 2] for i in range(0, len(pieces) - 1, 3)]
+    return texts, names
+
+
 def _describer(template: str) -> Callable[[Mapping[str, str | None]], str]:
     """A function quoting fields into ``template`` (``$(srcip)`` or ``{srcip}``; missing: ``-``).
 
