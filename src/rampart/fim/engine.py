@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from rampart.config import FimSettings
 from rampart.errors import UsageError
 from rampart.fim import baseline as store
+from rampart.fim import native
 from rampart.fim.changes import Change, package_may_excuse, significant
 from rampart.fim.diffs import Copies
 from rampart.fim.entry import (
@@ -202,6 +203,9 @@ class Fim:
             job.walker.errors.extend(found.errors)
             return job.walker, candidates
         walker = self._walker()
+        settings = self.settings
+        if native.usable(settings.exclude, settings.include):
+            return walker, native.check_walk(walker, settings.exclude, settings.include, recorded)
         for path, st in walker:  # the hot loop: a few bytes compared per path
             if pop(encode(path), None) != fingerprint(st):
                 candidates.append((path, st))
