@@ -1,6 +1,7 @@
 """Walk a tree with the Python walker and the C walk; print what each saw (one JSON object).
 
-Run as a child process by tests/fim/test_native_walk.py (as root, without the
+With one thread the C walk must give the same lists in the same order; with
+three, the same paths. Run as a child process by tests/fim/test_native_walk.py (as root, without the
 capabilities that read past permissions, so unreadable directories are).
 Argument: JSON ``[root, exclude globs, include globs, one_filesystem]``.
 """
@@ -26,10 +27,10 @@ def main() -> None:
         found = [p for p, st in walk if recorded.pop(os.fsencode(p), None) != fingerprint(st)]
         return _result(walk, found, recorded)
 
-    def native_walk(recorded: dict[bytes, bytes]) -> dict[str, object]:
+    def native_walk(recorded: dict[bytes, bytes], threads: int) -> dict[str, object]:
         walk = walker()
-        found = [path for path, _st in native.check_walk(walk, exclude, include, recorded)]
-        return _result(walk, found, recorded)
+        checked = native.check_walk(walk, exclude, include, recorded, threads)
+        return _result(walk, [path for path, _st in checked], recorded)
 
     everything = walker()
     baseline = {os.fsencode(path): fingerprint(st) for path, st in everything}
@@ -44,7 +45,8 @@ def main() -> None:
     for name, recorded in (("empty", {}), ("same", baseline), ("changed", changed)):
         results[name] = {
             "python": python_walk(dict(recorded)),
-            "native": native_walk(dict(recorded)),
+            "native": native_walk(dict(recorded), 1),
+            "threads": native_walk(dict(recorded), 3),
         }
     json.dump({"usable": native.usable(exclude, include), "results": results}, sys.stdout)
 

@@ -109,6 +109,10 @@ def test_native_and_python_walks_agree(
     assert report["usable"]
     for name, result in report["results"].items():
         assert result["native"] == result["python"], name
+        threaded, python = result["threads"], result["python"]
+        assert threaded["walked"] == python["walked"], name
+        for what in ("candidates", "errors", "left"):
+            assert sorted(threaded[what]) == sorted(python[what]), (name, what)
     python = report["results"]["empty"]["python"]
     assert python["walked"] == len(python["candidates"]) > 5
     if os.geteuid() != 0 or shutil.which("setpriv"):

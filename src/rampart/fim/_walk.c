@@ -7,6 +7,11 @@
  * same one-file-system rule) and compares each fingerprint with the baseline
  * dict itself, handing back only the paths that differ.
  *
+ * Threads: each takes a directory from a shared stack, lists and lstats it
+ * without the GIL (the system calls are most of the time), then takes the
+ * GIL to compare and push the subdirectories. With one thread the order is
+ * Walker.below's; with more, the same paths in another order.
+ *
  * Globs: only '*' (any bytes, '/' included) and literal bytes; the caller
  * uses the Python walker for any other glob. Directories are opened with
  * O_NOFOLLOW and entries stat'ed relative to the open directory; nothing
@@ -18,6 +23,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -93,21 +99,22 @@ static int globs_from_tuple(PyObject *tuple, Globs *globs)
     return 0;
 }
 
+/* Push a copy of ``path`` (raw allocator: called by any thread, the stack's lock held). */
 static int push(Stack *stack, const char *path, size_t length)
 {
     if (stack->count == stack->capacity) {
         size_t capacity = stack->capacity ? stack->capacity * 2 : 256;
-        char **paths = PyMem_Realloc(stack->paths, capacity * sizeof(char *));
+        char **paths = PyMem_RawRealloc(stack->paths, capacity * sizeof(char *));
         if (paths == NULL)
             return -1;
         stack->paths = paths;
-        size_t *lengths = PyMem_Realloc(stack->lengths, capacity * sizeof(size_t));
+        size_t *lengths = PyMem_RawRealloc(stack->lengths, capacity * sizeof(size_t));
         if (lengths == NULL)
             return -1;
         stack->lengths = lengths;
         stack->capacity = capacity;
     }
-    char *copy = PyMem_Malloc(length + 1);
+    char *copy = PyMem_RawMalloc(length + 1);
     if (copy == NULL)
         return -1;
     memcpy(copy, path, length);
@@ -202,16 +209,24 @@ typedef struct {
     size_t capacity;
 } Listing;
 
+/* The walk shared by its threads. */
 typedef struct {
+    /* read only */
     dev_t device;
     int one_filesystem;
     Globs exclude;
     Globs include;
+    /* used with the GIL held */
     PyObject *recorded;
     PyObject *candidates;
     PyObject *errors;
     Py_ssize_t walked;
-    Listing listing;
+    /* used with ``lock`` held */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    Stack stack;  /* directories still to list */
+    size_t busy;  /* directories being listed */
+    int failed;   /* out of memory: every thread stops */
 } Walk;
 
 /* Room for one more path of ``length`` bytes; -1 when out of memory. */
@@ -248,11 +263,10 @@ static int reserve(Listing *listing, size_t length)
     return 0;
 }
 
-/* List and lstat one directory into walk->listing (no Python call: run without the GIL).
+/* List and lstat one directory into ``listing`` (no Python call: run without the GIL).
  * Returns -1 when out of memory. */
-static int read_directory(Walk *walk, const char *directory, size_t dlen)
+static int read_directory(const Walk *walk, Listing *listing, const char *directory, size_t dlen)
 {
-    Listing *listing = &walk->listing;
     listing->list_error = 0;
     listing->used = 0;
     listing->count = 0;
@@ -307,9 +321,8 @@ static int read_directory(Walk *walk, const char *directory, size_t dlen)
 }
 
 /* With the GIL: errors noted, subdirectories pushed, fingerprints compared. */
-static int take_listing(Walk *walk, Stack *stack, const char *directory, size_t dlen)
+static int take_listing(Walk *walk, const Listing *listing, const char *directory, size_t dlen)
 {
-    Listing *listing = &walk->listing;
     if (listing->list_error != 0) {
         int number = listing->list_error;
         if (number == ENOENT || number == ENOTDIR)
@@ -326,7 +339,10 @@ static int take_listing(Walk *walk, Stack *stack, const char *directory, size_t 
         }
         const struct stat *st = &listing->stats[i];
         if (S_ISDIR(st->st_mode) && (!walk->one_filesystem || st->st_dev == walk->device)) {
-            if (push(stack, path, plen) < 0) {
+            pthread_mutex_lock(&walk->lock);
+            int pushed = push(&walk->stack, path, plen);
+            pthread_mutex_unlock(&walk->lock);
+            if (pushed < 0) {
                 PyErr_NoMemory();
                 return -1;
             }
@@ -338,63 +354,101 @@ static int take_listing(Walk *walk, Stack *stack, const char *directory, size_t 
     return 0;
 }
 
+/* One thread: take a directory, list it without the GIL, hand the result over with it.
+ * Called without the GIL; the last directory first (one thread walks like Walker.below). */
+static void *work(void *argument)
+{
+    Walk *walk = argument;
+    Listing listing = {0};
+    for (;;) {
+        pthread_mutex_lock(&walk->lock);
+        while (walk->stack.count == 0 && walk->busy > 0 && !walk->failed)
+            pthread_cond_wait(&walk->wake, &walk->lock);
+        if (walk->stack.count == 0 || walk->failed) {
+            pthread_cond_broadcast(&walk->wake);
+            pthread_mutex_unlock(&walk->lock);
+            break;
+        }
+        walk->stack.count--;
+        char *directory = walk->stack.paths[walk->stack.count];
+        size_t length = walk->stack.lengths[walk->stack.count];
+        walk->busy++;
+        pthread_mutex_unlock(&walk->lock);
+        int failed = read_directory(walk, &listing, directory, length) < 0;
+        PyGILState_STATE gil = PyGILState_Ensure();
+        failed = failed || take_listing(walk, &listing, directory, length) < 0;
+        PyErr_Clear(); /* the only failure is memory: check_below raises MemoryError */
+        PyGILState_Release(gil);
+        PyMem_RawFree(directory);
+        pthread_mutex_lock(&walk->lock);
+        walk->busy--;
+        walk->failed = walk->failed || failed;
+        pthread_cond_broadcast(&walk->wake);
+        pthread_mutex_unlock(&walk->lock);
+    }
+    PyMem_RawFree(listing.paths);
+    PyMem_RawFree(listing.offsets);
+    PyMem_RawFree(listing.lengths);
+    PyMem_RawFree(listing.stats);
+    PyMem_RawFree(listing.stat_errors);
+    return NULL;
+}
+
+#define MAX_THREADS 16
+
 static PyObject *check_below(PyObject *self, PyObject *args)
 {
     (void)self;
     const char *root;
     Py_ssize_t root_length;
     unsigned long long device;
-    int one_filesystem;
+    int one_filesystem, threads;
     PyObject *exclude, *include, *recorded;
-    if (!PyArg_ParseTuple(args, "y#KpO!O!O!", &root, &root_length, &device, &one_filesystem,
+    if (!PyArg_ParseTuple(args, "y#KpO!O!O!i", &root, &root_length, &device, &one_filesystem,
                           &PyTuple_Type, &exclude, &PyTuple_Type, &include, &PyDict_Type,
-                          &recorded))
+                          &recorded, &threads))
         return NULL;
+    threads = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
     Walk walk = {0};
-    Stack stack = {0};
     PyObject *result = NULL;
     walk.device = (dev_t)device;
     walk.one_filesystem = one_filesystem;
     walk.recorded = recorded;
     walk.candidates = PyList_New(0);
     walk.errors = PyList_New(0);
+    pthread_mutex_init(&walk.lock, NULL);
+    pthread_cond_init(&walk.wake, NULL);
     if (walk.candidates == NULL || walk.errors == NULL)
         goto done;
     if (globs_from_tuple(exclude, &walk.exclude) < 0 || globs_from_tuple(include, &walk.include) < 0)
         goto done;
-    if (push(&stack, root, (size_t)root_length) < 0) {
+    if (push(&walk.stack, root, (size_t)root_length) < 0) {
         PyErr_NoMemory();
         goto done;
     }
-    while (stack.count > 0) {
-        stack.count--;
-        char *directory = stack.paths[stack.count];
-        size_t length = stack.lengths[stack.count];
-        int failed;
-        Py_BEGIN_ALLOW_THREADS
-        failed = read_directory(&walk, directory, length);
-        Py_END_ALLOW_THREADS
-        if (failed < 0)
-            PyErr_NoMemory();
-        else
-            failed = take_listing(&walk, &stack, directory, length);
-        PyMem_Free(directory);
-        if (failed < 0)
-            goto done;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_t helpers[MAX_THREADS];
+    int started = 0;
+    while (started < threads - 1 && pthread_create(&helpers[started], NULL, work, &walk) == 0)
+        started++;
+    work(&walk);
+    for (int i = 0; i < started; i++)
+        pthread_join(helpers[i], NULL);
+    Py_END_ALLOW_THREADS
+    if (walk.failed) {
+        PyErr_NoMemory();
+        goto done;
     }
     result = Py_BuildValue("(nOO)", walk.walked, walk.candidates, walk.errors);
 done:
-    for (size_t i = 0; i < stack.count; i++)
-        PyMem_Free(stack.paths[i]);
-    PyMem_Free(stack.paths);
-    PyMem_Free(stack.lengths);
+    for (size_t i = 0; i < walk.stack.count; i++)
+        PyMem_RawFree(walk.stack.paths[i]);
+    PyMem_RawFree(walk.stack.paths);
+    PyMem_RawFree(walk.stack.lengths);
     PyMem_Free(walk.exclude.items);
     PyMem_Free(walk.include.items);
-    PyMem_RawFree(walk.listing.paths);
-    PyMem_RawFree(walk.listing.offsets);
-    PyMem_RawFree(walk.listing.lengths);
-    PyMem_RawFree(walk.listing.stats);
-    PyMem_RawFree(walk.listing.stat_errors);
+    pthread_cond_destroy(&walk.wake);
+    pthread_mutex_destroy(&walk.lock);
     Py_XDECREF(walk.candidates);
     Py_XDECREF(walk.errors);
     return result;
@@ -402,7 +456,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"check_below", check_below, METH_VARARGS,
-     "check_below(root, device, one_filesystem, exclude, include, recorded) -> "
+     "check_below(root, device, one_filesystem, exclude, include, recorded, threads) -> "
      "(walked, [(path, fingerprint)], [(path, errno, listing)])"},
     {NULL, NULL, 0, NULL},
 };

@@ -205,7 +205,12 @@ class Fim:
         walker = self._walker()
         settings = self.settings
         if native.usable(settings.exclude, settings.include):
-            return walker, native.check_walk(walker, settings.exclude, settings.include, recorded)
+            # lstat calls of several directories at once: one thread per core
+            threads = settings.threads or os.cpu_count() or 1
+            differing = native.check_walk(
+                walker, settings.exclude, settings.include, recorded, threads
+            )
+            return walker, differing
         for path, st in walker:  # the hot loop: a few bytes compared per path
             if pop(encode(path), None) != fingerprint(st):
                 candidates.append((path, st))

@@ -42,13 +42,15 @@ def check_walk(
     exclude: tuple[str, ...],
     include: tuple[str, ...],
     recorded: dict[bytes, bytes],
+    threads: int = 1,
 ) -> Candidates:
     """Walk ``walker``'s roots as it would; the paths whose fingerprint differs from ``recorded``.
 
     Like the Python loop, every path seen is removed from ``recorded`` (what is
     left is gone); a differing path vanished before it could be stat'ed again
     stays there. ``exclude`` and ``include`` are the globs ``walker``'s regexes
-    were compiled from; :func:`usable` must be true for them.
+    were compiled from; :func:`usable` must be true for them. With ``threads`` > 1
+    the walk's order differs; errors are then sorted (the same report every time).
     """
     if _walk is None:
         raise RuntimeError("rampart.fim._walk is not built: check native.usable() first")
@@ -72,10 +74,18 @@ def check_walk(
         differing = [(os.fsencode(root), b"")]
         if is_dir:
             walked, found, errors = check_below(
-                os.fsencode(root), st.st_dev, walker.one_filesystem, excluded, included, recorded
+                os.fsencode(root),
+                st.st_dev,
+                walker.one_filesystem,
+                excluded,
+                included,
+                recorded,
+                threads,
             )
             walker.walked += walked
             differing.extend(found)
+            if threads > 1:
+                errors.sort()
             walker.errors.extend(_error_line(*error) for error in errors)
         candidates.extend(_restat(differing, recorded, walker.errors, root, st))
     return candidates
