@@ -4,9 +4,11 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +157,32 @@ def test_check_reports_the_same_with_either_walk(site: FimSite) -> None:
     assert reports["1"] == reports["0"]
     assert reports["1"][0] == 1
     assert {change["status"] for change in reports["1"][1]["changes"]} >= {"added", "deleted"}
+
+
+@needs_native
+def test_init_records_the_same_baseline_with_either_walk(site: FimSite) -> None:
+    """Worker processes list whole subtrees with the C walk: the same rows, hashes included."""
+    deep = site.root / "usr" / "lib" / "deep" / "er"
+    deep.mkdir(parents=True)
+    (deep / "lib.so").write_bytes(bytes(range(256)) * 1000)
+    (deep / "a.swp").write_text("excluded by the default globs")
+    os.symlink("lib.so", deep / "lib-link")
+    os.mkfifo(deep / "fifo")
+    (deep / "new\nline").write_text("x")
+    with open(os.fsencode(deep) + b"/caf\xe9", "wb") as handle:
+        handle.write(b"not UTF-8")
+    site.configure('exclude = ["*.swp"]\n')
+    baselines = {}
+    for switch in ("1", "0"):
+        os.environ[native.ENV_SWITCH] = switch
+        try:
+            code, report = site.report("init")
+        finally:
+            del os.environ[native.ENV_SWITCH]
+        assert (code, report["errors"]) == (0, [])
+        with closing(sqlite3.connect(site.state / "fim" / "baseline.sqlite")) as connection:
+            baselines[switch] = sorted(connection.execute("SELECT * FROM files"))
+    assert baselines["1"] == baselines["0"]
+    paths = [row[0] for row in baselines["1"]]
+    assert os.fsencode(deep) + b"/caf\xe9" in paths
+    assert os.fsencode(deep / "a.swp") not in paths

@@ -126,6 +126,7 @@ class Fim:
         from rampart.fim import parallel
 
         settings = self.settings
+        globs = (settings.exclude, settings.include)
         return parallel.Job(
             self._walker(),
             settings.hash,
@@ -133,6 +134,7 @@ class Fim:
             self.copies,
             settings.diff_max_size,
             recorded,
+            globs if native.usable(*globs) else None,
         )
 
     def _parallel_init(self, report: Report, started: float) -> Report:

@@ -13,6 +13,7 @@ bytes in C; they would differ on non-ASCII names).
 import importlib
 import os
 import stat
+import struct
 from types import ModuleType
 
 from rampart.fim.entry import fingerprint
@@ -28,6 +29,8 @@ except ImportError:  # not built: no C compiler when rampart was installed
 ENV_SWITCH = "RAMPART_NATIVE"
 
 Candidates = list[tuple[str, os.stat_result]]
+#: The mode and size at the start of a fingerprint (rampart.fim.entry's layout).
+_MODE_AND_SIZE = struct.Struct("<Iq")
 
 
 def usable(*pattern_lists: tuple[str, ...]) -> bool:
@@ -89,6 +92,28 @@ def check_walk(
             walker.errors.extend(_error_line(*error) for error in errors)
         candidates.extend(_restat(differing, recorded, walker.errors, root, st))
     return candidates
+
+
+def entries_below(
+    directory: str,
+    device: int,
+    walker: Walker,
+    globs: tuple[tuple[str, ...], tuple[str, ...]],
+) -> list[tuple[str, int, int, bytes]]:
+    """Everything below ``directory`` as ``Walker.below`` walks it: path, mode, size, fingerprint.
+
+    ``globs`` are the exclude and include globs ``walker``'s regexes were compiled
+    from (:func:`usable` true for them); errors go to ``walker.errors``.
+    """
+    if _walk is None:
+        raise RuntimeError("rampart.fim._walk is not built: check native.usable() first")
+    exclude, include = (tuple(map(os.fsencode, patterns)) for patterns in globs)
+    _walked, found, errors = _walk.check_below(
+        os.fsencode(directory), device, walker.one_filesystem, exclude, include, {}, 1
+    )
+    walker.errors.extend(_error_line(*error) for error in errors)
+    decode, unpack = os.fsdecode, _MODE_AND_SIZE.unpack_from
+    return [(decode(key), *unpack(packed), packed) for key, packed in found]
 
 
 def _restat(
