@@ -15,7 +15,10 @@
  * Globs: only '*' (any bytes, '/' included) and literal bytes; the caller
  * uses the Python walker for any other glob. Directories are opened with
  * O_NOFOLLOW and entries stat'ed relative to the open directory; nothing
- * else is opened (no FIFO, no device).
+ * else is opened (no FIFO, no device). The one difference from the Python
+ * walk: a directory swapped for a symbolic link between its lstat and its
+ * listing is an error here ("cannot list"), never followed. With an empty
+ * dict every path comes back, which is how init's workers list subtrees.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -198,6 +201,7 @@ static int compare(PyObject *recorded, PyObject *candidates, const char *path, s
 /* One directory's listing, made without the GIL: full paths, lstat results or errors. */
 typedef struct {
     int list_error;   /* errno when the directory could not be listed, else 0 */
+    int read_error;   /* errno when reading it stopped part way (the entries before kept) */
     char *paths;      /* the full paths, each NUL-terminated */
     size_t used;
     size_t size;
@@ -268,6 +272,7 @@ static int reserve(Listing *listing, size_t length)
 static int read_directory(const Walk *walk, Listing *listing, const char *directory, size_t dlen)
 {
     listing->list_error = 0;
+    listing->read_error = 0;
     listing->used = 0;
     listing->count = 0;
     int fd = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
@@ -284,7 +289,12 @@ static int read_directory(const Walk *walk, Listing *listing, const char *direct
     int slash = dlen == 0 || directory[dlen - 1] != '/';
     struct dirent *item;
     int failed = 0;
-    while ((item = readdir(stream)) != NULL) {
+    for (;;) {
+        errno = 0;
+        if ((item = readdir(stream)) == NULL) {
+            listing->read_error = errno;
+            break;
+        }
         const char *name = item->d_name;
         if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
             continue;
@@ -351,6 +361,8 @@ static int take_listing(Walk *walk, const Listing *listing, const char *director
         if (compare(walk->recorded, walk->candidates, path, plen, st) < 0)
             return -1;
     }
+    if (listing->read_error != 0) /* what was not read will look deleted: say why */
+        return add_error(walk->errors, directory, dlen, listing->read_error, 1);
     return 0;
 }
 
