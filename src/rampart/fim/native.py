@@ -149,4 +149,3 @@ def _error_line(path: bytes, number: int, listing: bool) -> str:
     if listing:
         return f"{name}: cannot list: {os.strerror(number)}"
     return f"{name}: {os.strerror(number)}"
-
