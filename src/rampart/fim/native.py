@@ -3,7 +3,8 @@
 A check over /usr is about 140,000 ``lstat`` calls, and in CPython the work
 around each costs more than the call: the C walk lists, stats and compares
 fingerprints with the baseline itself (the system calls without the GIL) and
-hands back the few paths that differ. It applies the same rules as
+hands back the few paths that differ (init's worker processes also list
+whole subtrees with it: :func:`entries_below`). It applies the same rules as
 :class:`~rampart.fim.walk.Walker`, which stays the reference and the
 fallback: used when the extension is not built, ``RAMPART_NATIVE=0``, or a
 glob uses more than ``*`` (``?`` and ``[...]`` match characters in Python and
