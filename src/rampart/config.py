@@ -640,7 +640,8 @@ class FimSettings(_Section):
     hash: Literal["sha256", "blake3"] = "sha256"
     """blake3 needs the ``blake3`` Python package (``pip install 'rampart[blake3]'``)."""
     threads: int = Field(default=0, ge=0, le=64)
-    """Hashing threads (per process); 0: one per CPU plus one (2 per worker process)."""
+    """Hashing threads (per process); 0: one per CPU plus one (2 per worker process).
+    Also the threads of a check's C walk (0: one per CPU)."""
     processes: int = Field(default=0, ge=0, le=64)
     """Worker processes walking and hashing; 0: one per CPU for init, none for a check."""
     nice: int = Field(default=10, ge=0, le=19)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from rampart.config import FimSettings
 from rampart.errors import UsageError
 from rampart.fim import baseline as store
+from rampart.fim import native
 from rampart.fim.changes import Change, package_may_excuse, significant
 from rampart.fim.diffs import Copies
 from rampart.fim.entry import (
@@ -125,6 +126,7 @@ class Fim:
         from rampart.fim import parallel
 
         settings = self.settings
+        globs = (settings.exclude, settings.include)
         return parallel.Job(
             self._walker(),
             settings.hash,
@@ -132,6 +134,7 @@ class Fim:
             self.copies,
             settings.diff_max_size,
             recorded,
+            globs if native.usable(*globs) else None,
         )
 
     def _parallel_init(self, report: Report, started: float) -> Report:
@@ -202,6 +205,14 @@ class Fim:
             job.walker.errors.extend(found.errors)
             return job.walker, candidates
         walker = self._walker()
+        settings = self.settings
+        if native.usable(settings.exclude, settings.include):
+            # lstat calls of several directories at once: one thread per core
+            threads = settings.threads or os.cpu_count() or 1
+            differing = native.check_walk(
+                walker, settings.exclude, settings.include, recorded, threads
+            )
+            return walker, differing
         for path, st in walker:  # the hot loop: a few bytes compared per path
             if pop(encode(path), None) != fingerprint(st):
                 candidates.append((path, st))

@@ -17,7 +17,7 @@ the few whose fingerprint differs.
 import multiprocessing
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import (
     FIRST_COMPLETED,
     Future,
@@ -27,6 +27,7 @@ from concurrent.futures import (
 )
 from dataclasses import dataclass, field
 
+from rampart.fim import native
 from rampart.fim.baseline import Row
 from rampart.fim.diffs import Copies
 from rampart.fim.entry import fingerprint
@@ -48,6 +49,8 @@ class Job:
     keep_size: int
     recorded: dict[bytes, bytes] | None
     """For a check: the baseline's fingerprints; None for a scan that records rows."""
+    globs: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+    """The exclude and include globs when the C walk may list whole subtrees (native.usable)."""
 
 
 @dataclass
@@ -83,13 +86,24 @@ def _task(directory: str, device: int, whole: bool) -> Part:
         raise RuntimeError("no job in this worker")
     part = Part()
     walker = Walker((directory,), job.walker.include, job.walker.exclude, job.walker.one_filesystem)
+    if job.recorded is None and whole and job.globs is not None:
+        _record(job, native.entries_below(directory, device, walker, job.globs), part)
+        part.errors.extend(walker.errors)
+        return part
     items = walker.below(directory, device, None if whole else part.subdirs)
     if job.recorded is not None:
         _compare(job.recorded, items, part)
     else:
-        _record(job, items, part)
+        _record(job, _with_fingerprints(items), part)
     part.errors.extend(walker.errors)
     return part
+
+
+def _with_fingerprints(
+    items: Iterator[tuple[str, os.stat_result]],
+) -> Iterator[tuple[str, int, int, bytes]]:
+    for path, st in items:
+        yield path, st.st_mode, st.st_size, fingerprint(st)
 
 
 def _compare(
@@ -103,28 +117,29 @@ def _compare(
             candidates.append((path, st))
 
 
-def _record(job: Job, items: Iterator[tuple[str, os.stat_result]], part: Part) -> None:
+def _record(job: Job, items: Iterable[tuple[str, int, int, bytes]], part: Part) -> None:
+    """Rows for ``items`` (path, mode, size, fingerprint), regular files hashed by the threads."""
     hasher = FileHasher(job.algorithm)  # no rate limit here: a limited scan is not parallel
     pool = HashPool(hasher, job.threads, _threads(job.threads))
     encode, rows = os.fsencode, part.rows
     eligible = job.copies.eligible if job.copies is not None else None
-    files: dict[str, os.stat_result] = {}
+    files: dict[str, bytes] = {}
     try:
-        for path, st in items:
-            kind = stat.S_IFMT(st.st_mode)
+        for path, mode, size, packed in items:
+            kind = stat.S_IFMT(mode)
             if kind == stat.S_IFREG:
                 keep = job.keep_size if eligible is not None and eligible(path) else -1
-                files[path] = st
-                pool.add(path, st.st_size, keep)
+                files[path] = packed
+                pool.add(path, size, keep)
             elif kind == stat.S_IFLNK:
-                rows.append((encode(path), fingerprint(st), b"", encode(readlink(path))))
+                rows.append((encode(path), packed, b"", encode(readlink(path))))
             else:
-                rows.append((encode(path), fingerprint(st), b"", b""))
+                rows.append((encode(path), packed, b"", b""))
         for hashed in pool.results():
             if hashed.digest is None or hashed.st is None:
                 if hashed.error != "vanished":  # recorded, its content unknown
                     part.errors.append(f"{hashed.path}: {hashed.error}")
-                    rows.append((encode(hashed.path), fingerprint(files[hashed.path]), None, b""))
+                    rows.append((encode(hashed.path), files[hashed.path], None, b""))
                 continue
             rows.append((encode(hashed.path), fingerprint(hashed.st), hashed.digest, b""))
             if hashed.content is not None and job.copies is not None:
