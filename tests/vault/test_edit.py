@@ -66,7 +66,7 @@ def test_edit_changes_a_value(secrets: Path, vault: Vault, age_key: KeyPair,
     assert seen["text"] == "TOKEN=old\nOTHER=kept\n"
     assert seen["mode"] == 0o600 and seen["folder_mode"] == 0o700
     assert not Path(seen["path"]).exists() and not Path(seen["path"]).parent.exists()
-    assert "new" not in path.read_text() and "ENC[" in path.read_text()
+    assert "TOKEN=new" not in path.read_text() and "TOKEN=ENC[" in path.read_text()
     assert vault("cat", str(path), key=age_key).stdout == "TOKEN=new\nOTHER=kept\n"
 
 
