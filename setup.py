@@ -15,6 +15,7 @@ setup(
         Extension(
             "rampart.detect._native",
             ["src/rampart/detect/_native.c"],
+            depends=["src/rampart/_pcre2.h"],
             extra_compile_args=FLAGS,
             libraries=["dl", "pthread"],
             optional=True,
@@ -22,6 +23,7 @@ setup(
         Extension(
             "rampart.hids._native",
             ["src/rampart/hids/_native.c"],
+            depends=["src/rampart/_pcre2.h"],
             extra_compile_args=FLAGS,
             libraries=["dl"],
             optional=True,
