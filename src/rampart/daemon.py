@@ -300,6 +300,9 @@ class Watcher:
                 except RampartError as error:  # one line; tried again next time
                     log.error("%s: %s", source, error)
                     events = []
+                except Exception as error:  # a detector's bug must never stop the bans
+                    log.error("%s failed: %s: %s", source, type(error).__name__, error)
+                    events = []
                 if events and not self._put(_EventsBatch(events, source)):
                     return
                 wait = interval

@@ -221,3 +221,26 @@ def test_the_periodic_rootkit_check_stores_its_findings(
         wait_until(found, timeout=120)
     finally:
         planted.unlink()
+
+
+def test_a_detector_that_fails_does_not_stop_the_daemon(
+    tmp_path: Path,
+    rules: Path,
+    receiver: Receiver,
+    script: Path,
+    running: list[Running],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    settings = settings_for(tmp_path, log, rules, alerts_config(receiver, script))
+    running.append(Running(settings))
+
+    def broken() -> list[Any]:
+        raise ValueError("a bug in a detector")
+
+    running[0].watcher._spawn_periodic("broken", 0.01, 0.01, broken)
+    wait_until(lambda: "broken failed: ValueError: a bug in a detector" in caplog.text)
+    with log.open("a") as out:
+        out.write(ROOT_FAILED.format(1, 7))
+    wait_until(lambda: len(receiver.posts) == 1, timeout=20)  # still reading, still alerting

@@ -88,6 +88,9 @@ class AlertPump:
             self.responses += 1
         except RampartError as error:  # one line; the daemon goes on
             log.warning("response %s for rule %d: %s", name, event.rule_id, error)
+        except Exception as error:  # a response's bug must never stop the bans
+            log.error("response %s for rule %d failed: %s: %s",
+                      name, event.rule_id, type(error).__name__, error)  # fmt: skip
 
     def _deliver(self) -> None:
         dispatcher = Dispatcher.from_settings(self.settings)
