@@ -13,12 +13,11 @@ bytes in C; they would differ on non-ASCII names).
 
 import importlib
 import os
-import stat
 import struct
 from types import ModuleType
 
 from rampart.fim.entry import fingerprint
-from rampart.fim.walk import Walker, outermost
+from rampart.fim.walk import Walker
 
 _walk: ModuleType | None
 try:
@@ -62,19 +61,7 @@ def check_walk(
     excluded = tuple(map(os.fsencode, exclude))
     included = tuple(map(os.fsencode, include))
     candidates: Candidates = []
-    for root in outermost(walker.roots):
-        try:
-            st = os.lstat(root)
-        except FileNotFoundError:
-            walker.missing_roots.append(root)
-            continue
-        except OSError as error:
-            walker.errors.append(f"{root}: {error.strerror}")
-            continue
-        is_dir = stat.S_ISDIR(st.st_mode)
-        if not walker.wanted(root, is_dir):
-            continue
-        walker.walked += 1
+    for root, st, is_dir in walker.wanted_roots():
         differing = [(os.fsencode(root), b"")]
         if is_dir:
             walked, found, errors = check_below(

@@ -44,6 +44,13 @@ class Walker:
         return is_dir or self.include is None or bool(self.include.match(path))
 
     def __iter__(self) -> Iterator[tuple[str, os.stat_result]]:
+        for root, st, is_dir in self.wanted_roots():
+            yield root, st
+            if is_dir:
+                yield from self.below(root, st.st_dev)
+
+    def wanted_roots(self) -> Iterator[tuple[str, os.stat_result, bool]]:
+        """The roots to walk, stat'ed and counted; a missing or unreadable one is noted."""
         for root in outermost(self.roots):
             try:
                 st = os.lstat(root)
@@ -54,12 +61,9 @@ class Walker:
                 self.errors.append(f"{root}: {error.strerror}")
                 continue
             is_dir = stat.S_ISDIR(st.st_mode)
-            if not self.wanted(root, is_dir):
-                continue
-            self.walked += 1
-            yield root, st
-            if is_dir:
-                yield from self.below(root, st.st_dev)
+            if self.wanted(root, is_dir):
+                self.walked += 1
+                yield root, st, is_dir
 
     def below(
         self, root: str, device: int, subdirs: list[str] | None = None
