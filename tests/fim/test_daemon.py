@@ -1,27 +1,16 @@
 """File integrity in ``rampart watch``: real-time (inotify) and periodic checks become alerts."""
 
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from rampart.ban.guard import Guard
 from rampart.config import Settings, validate_settings
-from rampart.daemon import Watcher, state_paths
 from rampart.fim import Fim
-from rampart.firewall import make_backend
 from rampart.notify.store import AlertStore
-from rampart.store import BanStore
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
+from tests import watching
+from tests.watching import wait_until
 
 
 def settings_for(tmp_path: Path, **fim: object) -> Settings:
@@ -44,31 +33,10 @@ def settings_for(tmp_path: Path, **fim: object) -> Settings:
     )
 
 
-class Running:
-    def __init__(self, settings: Settings) -> None:
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
-        self.settings = settings
-        self.store = BanStore(state_paths(settings)[0])
-        self.watcher = Watcher(
-            settings,
-            backend=make_backend("log"),
-            store=self.store,
-            guard=Guard(protect_ssh_sessions=False),
-            use_inotify=False,
-        )
-        self.watcher.start()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self.watcher.run, args=(self._stop,))
-        self._thread.start()
-
+class Running(watching.Running):
     def alerts(self) -> list[tuple[int, str]]:
         with AlertStore.in_state_dir(self.settings.state_dir) as store:
             return [(a.event.rule_id, a.event.location) for a in store.alerts()]
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-        self.store.close()
 
 
 @pytest.fixture

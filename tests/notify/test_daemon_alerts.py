@@ -7,9 +7,8 @@ backend); the webhook is a real HTTP server, the exec response a real script.
 import json
 import shutil
 import stat
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from rampart.hids.ruleset import SHIPPED_RULES_DIR
 from rampart.notify.store import AlertStore
 from rampart.store import BanStore
 from tests.notify.conftest import Receiver
+from tests.watching import Running, wait_until
 
 ROOT_FAILED = (
     "Nov 16 00:00:{:02d} web1 sshd[7]: Failed password for root from 203.0.113.{} port 4 ssh2\n"
@@ -36,14 +36,6 @@ rules:
     description: 'sshd: root guessed from the partner network $(srcip)'
     response: block
 """
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -88,31 +80,6 @@ def alerts_config(receiver: Receiver, script: Path) -> dict[str, Any]:
             "block": {"type": "ban", "duration": "1h"},
         },
     }
-
-
-class Running:
-    """A Watcher in a thread until ``stop``."""
-
-    def __init__(self, settings: Settings, *, respond: bool = True) -> None:
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
-        self.store = BanStore(state_paths(settings)[0])
-        self.watcher = Watcher(
-            settings,
-            backend=make_backend("log"),
-            store=self.store,
-            guard=Guard(protect_ssh_sessions=False),
-            use_inotify=False,
-            respond=respond,
-        )
-        self.watcher.start()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self.watcher.run, args=(self._stop,))
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-        self.store.close()
 
 
 @pytest.fixture
